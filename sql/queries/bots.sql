@@ -1,0 +1,35 @@
+-- Named queries for bot instances, columns in the order of tradedb.BotInstance.
+
+-- name: insert_bot_instance(id, type, config_file, status, current_balance, total_pnl, started_at, last_heartbeat, extra_metadata, created_at, updated_at) :exec
+-- Store a new bot instance, every column given.
+INSERT INTO bot_instances (
+    id, type, config_file, status, current_balance, total_pnl, started_at,
+    last_heartbeat, extra_metadata, created_at, updated_at
+) VALUES (
+    :id, :type, :config_file, :status, :current_balance, :total_pnl, :started_at,
+    :last_heartbeat, :extra_metadata, :created_at, :updated_at
+);
+
+-- name: get_bot_instance(id) :one
+-- One bot instance by its id.
+SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
+       last_heartbeat, extra_metadata, created_at, updated_at
+FROM bot_instances
+WHERE id = :id;
+
+-- name: list_bot_instances(status) :many
+-- Every bot instance, or those with one status, by id.
+SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
+       last_heartbeat, extra_metadata, created_at, updated_at
+FROM bot_instances
+WHERE :status IS NULL OR status = :status
+ORDER BY id;
+
+-- name: update_bot_instance(id, type, config_file, status, current_balance, total_pnl, started_at, last_heartbeat, extra_metadata, updated_at) :exec
+-- Write a bot instance's whole row back (changes are merged in Python).
+UPDATE bot_instances
+SET type = :type, config_file = :config_file, status = :status,
+    current_balance = :current_balance, total_pnl = :total_pnl,
+    started_at = :started_at, last_heartbeat = :last_heartbeat,
+    extra_metadata = :extra_metadata, updated_at = :updated_at
+WHERE id = :id;

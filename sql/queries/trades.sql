@@ -1,0 +1,103 @@
+-- Named queries for trades. Every query lists its columns in the order of
+-- tradedb.Trade; the repository builds records from rows by position.
+
+-- name: insert_trade(id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name, symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed, sell_order_created, sell_order_closed, entry_price, exit_price, entry_value, exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction, exit_reason, status, extra_metadata, created_at, updated_at) :exec
+-- Store a new trade, every column given (tradedb sets created_at and
+-- updated_at itself, to the microsecond). Also used with executemany.
+INSERT INTO trades (
+    id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+    symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+    sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+    exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+    exit_reason, status, extra_metadata, created_at, updated_at
+) VALUES (
+    :id, :bot_id, :trade_type, :strategy_name, :entry_logic_name, :exit_logic_name,
+    :symbol, :interval, :entry_time, :exit_time, :buy_order_created, :buy_order_closed,
+    :sell_order_created, :sell_order_closed, :entry_price, :exit_price, :entry_value,
+    :exit_value, :size, :commission, :gross_pnl, :net_pnl, :pnl_percentage, :direction,
+    :exit_reason, :status, :extra_metadata, :created_at, :updated_at
+);
+
+-- name: get_trade_by_id(id) :one
+-- One trade by its id.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE id = :id;
+
+-- name: update_trade(id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name, symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed, sell_order_created, sell_order_closed, entry_price, exit_price, entry_value, exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction, exit_reason, status, extra_metadata, updated_at) :exec
+-- Write a trade's whole row back. The repository merges a caller's changes
+-- into the current row, so no SQL is ever built from the names of the
+-- changed columns.
+UPDATE trades
+SET bot_id = :bot_id, trade_type = :trade_type, strategy_name = :strategy_name,
+    entry_logic_name = :entry_logic_name, exit_logic_name = :exit_logic_name,
+    symbol = :symbol, interval = :interval, entry_time = :entry_time,
+    exit_time = :exit_time, buy_order_created = :buy_order_created,
+    buy_order_closed = :buy_order_closed, sell_order_created = :sell_order_created,
+    sell_order_closed = :sell_order_closed, entry_price = :entry_price,
+    exit_price = :exit_price, entry_value = :entry_value, exit_value = :exit_value,
+    size = :size, commission = :commission, gross_pnl = :gross_pnl,
+    net_pnl = :net_pnl, pnl_percentage = :pnl_percentage, direction = :direction,
+    exit_reason = :exit_reason, status = :status, extra_metadata = :extra_metadata,
+    updated_at = :updated_at
+WHERE id = :id;
+
+-- name: get_open_trades_of_bot(bot_id, symbol) :many
+-- One bot's open positions, oldest entry first (symbol NULL for all).
+-- The literal status = 'open' lets the planner use the partial index
+-- idx_open_trades, so the bot's closed history is never read.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE bot_id = :bot_id AND status = 'open' AND (:symbol IS NULL OR symbol = :symbol)
+ORDER BY entry_time;
+
+-- name: get_open_trades(symbol) :many
+-- Every bot's open positions, oldest entry first (symbol NULL for all);
+-- reads only the open trades, through idx_open_trades.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'open' AND (:symbol IS NULL OR symbol = :symbol)
+ORDER BY entry_time;
+
+-- name: get_closed_trades_of_bot(bot_id, symbol, since, until, limit) :many
+-- One bot's closed trades, newest exit first; since (inclusive) and until
+-- (exclusive) bound exit_time, NULL for no bound; limit -1 for all.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE bot_id = :bot_id AND status = 'closed'
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:since IS NULL OR exit_time >= :since)
+  AND (:until IS NULL OR exit_time < :until)
+ORDER BY exit_time DESC
+LIMIT :limit;
+
+-- name: get_closed_trades(symbol, since, until, limit) :many
+-- Every bot's closed trades, newest exit first, filtered as above.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed'
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:since IS NULL OR exit_time >= :since)
+  AND (:until IS NULL OR exit_time < :until)
+ORDER BY exit_time DESC
+LIMIT :limit;

@@ -1,0 +1,278 @@
+-- tradedb: the current schema, readable in one place.
+--
+-- This file is what applying every migration in migrations/ produces; a test
+-- (tests/test_migrations.py) fails if the two drift apart. Change the schema
+-- by adding a migration, then update this file to match.
+--
+-- Conventions, because SQLite has no exact decimal type and no time type:
+--
+-- * Money and ratios are DECIMAL_TEXT(p,s): canonical decimal text such as
+--   '50000.00000000' (an optional minus, digits, a point, exactly s digits).
+--   A DECIMAL(20,8) column would have NUMERIC affinity and silently turn
+--   '123456789012.12345678' into a float; a type name containing "TEXT"
+--   gives TEXT affinity, so the value is kept exactly as written.
+--   Columns the caller fills are limited to p-s integer digits; columns
+--   tradedb computes (values, PnL, balances) keep the scale but are never
+--   refused for their size, so a trade can always be closed.
+--   In the sqlite3 shell these read as numbers; compare them numerically
+--   with CAST(x AS REAL).
+-- * Times are UTC text 'YYYY-MM-DD HH:MM:SS.ffffffZ': fixed width, so text
+--   order is time order, and SQLite's own date functions read them.
+-- * extra_metadata is JSON text (json_valid).
+
+CREATE TABLE bot_instances (
+    id              TEXT PRIMARY KEY NOT NULL,
+    type            TEXT NOT NULL,
+    config_file     TEXT,
+    status          TEXT NOT NULL DEFAULT 'running',
+    current_balance DECIMAL_TEXT(20,8),
+    total_pnl       DECIMAL_TEXT(20,8) NOT NULL DEFAULT '0.00000000',
+    started_at      TEXT,
+    last_heartbeat  TEXT,
+    extra_metadata  TEXT,
+    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
+    updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
+
+    CONSTRAINT bot_instances_id_not_empty CHECK (length(id) BETWEEN 1 AND 255),
+    CONSTRAINT bot_instances_type_known CHECK (type IN ('paper', 'live', 'optimization')),
+    CONSTRAINT bot_instances_status_known CHECK (status IN ('running', 'stopped', 'error')),
+    CONSTRAINT bot_instances_current_balance_decimal CHECK (
+        ltrim(current_balance, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(current_balance, 1, length(current_balance) - 9), '-0123456789') = ''
+        AND instr(substr(current_balance, 2), '-') = 0),
+    CONSTRAINT bot_instances_total_pnl_decimal CHECK (
+        ltrim(total_pnl, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(total_pnl, 1, length(total_pnl) - 9), '-0123456789') = ''
+        AND instr(substr(total_pnl, 2), '-') = 0),
+    CONSTRAINT bot_instances_started_at_utc CHECK (
+        substr(started_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(started_at, 1, 19), '+0 days') = substr(started_at, 1, 19)),
+    CONSTRAINT bot_instances_last_heartbeat_utc CHECK (
+        substr(last_heartbeat, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(last_heartbeat, 1, 19), '+0 days') = substr(last_heartbeat, 1, 19)),
+    CONSTRAINT bot_instances_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
+    CONSTRAINT bot_instances_created_at_utc CHECK (
+        substr(created_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), '+0 days') = substr(created_at, 1, 19)),
+    CONSTRAINT bot_instances_updated_at_utc CHECK (
+        substr(updated_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(updated_at, 1, 19), '+0 days') = substr(updated_at, 1, 19))
+);
+
+CREATE TABLE trades (
+    id                 TEXT PRIMARY KEY NOT NULL,
+    bot_id             TEXT NOT NULL REFERENCES bot_instances (id),
+    trade_type         TEXT NOT NULL,
+    strategy_name      TEXT,
+    entry_logic_name   TEXT NOT NULL,
+    exit_logic_name    TEXT NOT NULL,
+    symbol             TEXT NOT NULL,
+    interval           TEXT NOT NULL,
+    entry_time         TEXT,
+    exit_time          TEXT,
+    buy_order_created  TEXT,
+    buy_order_closed   TEXT,
+    sell_order_created TEXT,
+    sell_order_closed  TEXT,
+    entry_price        DECIMAL_TEXT(20,8),
+    exit_price         DECIMAL_TEXT(20,8),
+    entry_value        DECIMAL_TEXT(20,8),
+    exit_value         DECIMAL_TEXT(20,8),
+    size               DECIMAL_TEXT(20,8),
+    commission         DECIMAL_TEXT(20,8),
+    gross_pnl          DECIMAL_TEXT(20,8),
+    net_pnl            DECIMAL_TEXT(20,8),
+    pnl_percentage     DECIMAL_TEXT(10,4),
+    direction          TEXT NOT NULL,
+    exit_reason        TEXT,
+    status             TEXT NOT NULL DEFAULT 'open',
+    extra_metadata     TEXT,
+    created_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
+    updated_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
+
+    CONSTRAINT trades_id_uuid CHECK (
+        length(id) = 36 AND id GLOB '????????-????-????-????-????????????'
+        AND id NOT GLOB '*[^0-9a-f-]*'),
+    CONSTRAINT trades_trade_type_known CHECK (trade_type IN ('paper', 'live', 'optimization')),
+    CONSTRAINT trades_direction_known CHECK (direction IN ('long', 'short')),
+    CONSTRAINT trades_status_known CHECK (status IN ('open', 'closed', 'cancelled')),
+    CONSTRAINT trades_names_not_empty CHECK (
+        entry_logic_name <> '' AND exit_logic_name <> '' AND symbol <> '' AND interval <> ''),
+    CONSTRAINT trades_closed_has_exit CHECK (
+        status <> 'closed' OR (exit_time IS NOT NULL AND exit_price IS NOT NULL)),
+    CONSTRAINT trades_entry_time_utc CHECK (
+        substr(entry_time, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(entry_time, 1, 19), '+0 days') = substr(entry_time, 1, 19)),
+    CONSTRAINT trades_exit_time_utc CHECK (
+        substr(exit_time, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(exit_time, 1, 19), '+0 days') = substr(exit_time, 1, 19)),
+    CONSTRAINT trades_buy_order_created_utc CHECK (
+        substr(buy_order_created, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(buy_order_created, 1, 19), '+0 days') = substr(buy_order_created, 1, 19)),
+    CONSTRAINT trades_buy_order_closed_utc CHECK (
+        substr(buy_order_closed, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(buy_order_closed, 1, 19), '+0 days') = substr(buy_order_closed, 1, 19)),
+    CONSTRAINT trades_sell_order_created_utc CHECK (
+        substr(sell_order_created, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(sell_order_created, 1, 19), '+0 days') = substr(sell_order_created, 1, 19)),
+    CONSTRAINT trades_sell_order_closed_utc CHECK (
+        substr(sell_order_closed, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(sell_order_closed, 1, 19), '+0 days') = substr(sell_order_closed, 1, 19)),
+    -- Prices and size: not negative, at most 12 integer digits.
+    CONSTRAINT trades_entry_price_decimal CHECK (
+        entry_price GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(entry_price, 1, length(entry_price) - 9), '0123456789') = ''
+        AND length(entry_price) <= 21),
+    CONSTRAINT trades_exit_price_decimal CHECK (
+        exit_price GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(exit_price, 1, length(exit_price) - 9), '0123456789') = ''
+        AND length(exit_price) <= 21),
+    CONSTRAINT trades_size_decimal CHECK (
+        size GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(size, 1, length(size) - 9), '0123456789') = ''
+        AND length(size) <= 21),
+    -- Values and commission: not negative; computed or summed, so unbounded.
+    CONSTRAINT trades_entry_value_decimal CHECK (
+        entry_value GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(entry_value, 1, length(entry_value) - 9), '0123456789') = ''),
+    CONSTRAINT trades_exit_value_decimal CHECK (
+        exit_value GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(exit_value, 1, length(exit_value) - 9), '0123456789') = ''),
+    CONSTRAINT trades_commission_decimal CHECK (
+        commission GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(commission, 1, length(commission) - 9), '0123456789') = ''),
+    -- PnL: signed, computed, so unbounded.
+    CONSTRAINT trades_gross_pnl_decimal CHECK (
+        ltrim(gross_pnl, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(gross_pnl, 1, length(gross_pnl) - 9), '-0123456789') = ''
+        AND instr(substr(gross_pnl, 2), '-') = 0),
+    CONSTRAINT trades_net_pnl_decimal CHECK (
+        ltrim(net_pnl, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(net_pnl, 1, length(net_pnl) - 9), '-0123456789') = ''
+        AND instr(substr(net_pnl, 2), '-') = 0),
+    CONSTRAINT trades_pnl_percentage_decimal CHECK (
+        ltrim(pnl_percentage, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(pnl_percentage, 1, length(pnl_percentage) - 5), '-0123456789') = ''
+        AND instr(substr(pnl_percentage, 2), '-') = 0),
+    CONSTRAINT trades_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
+    CONSTRAINT trades_created_at_utc CHECK (
+        substr(created_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), '+0 days') = substr(created_at, 1, 19)),
+    CONSTRAINT trades_updated_at_utc CHECK (
+        substr(updated_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(updated_at, 1, 19), '+0 days') = substr(updated_at, 1, 19))
+);
+
+CREATE TABLE performance_metrics (
+    id             TEXT PRIMARY KEY NOT NULL,
+    bot_id         TEXT NOT NULL REFERENCES bot_instances (id),
+    sharpe_ratio   DECIMAL_TEXT(10,4),
+    profit_factor  DECIMAL_TEXT(10,4),
+    max_drawdown   DECIMAL_TEXT(10,4),
+    total_return   DECIMAL_TEXT(10,4),
+    win_rate       DECIMAL_TEXT(5,2),
+    total_trades   INTEGER,
+    winning_trades INTEGER,
+    losing_trades  INTEGER,
+    avg_win        DECIMAL_TEXT(20,8),
+    avg_loss       DECIMAL_TEXT(20,8),
+    largest_win    DECIMAL_TEXT(20,8),
+    largest_loss   DECIMAL_TEXT(20,8),
+    calculated_at  TEXT,
+    extra_metadata TEXT,
+    created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
+
+    CONSTRAINT performance_metrics_id_uuid CHECK (
+        length(id) = 36 AND id GLOB '????????-????-????-????-????????????'
+        AND id NOT GLOB '*[^0-9a-f-]*'),
+    CONSTRAINT performance_metrics_sharpe_ratio_decimal CHECK (
+        ltrim(sharpe_ratio, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(sharpe_ratio, 1, length(sharpe_ratio) - 5), '-0123456789') = ''
+        AND instr(substr(sharpe_ratio, 2), '-') = 0),
+    CONSTRAINT performance_metrics_profit_factor_decimal CHECK (
+        ltrim(profit_factor, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(profit_factor, 1, length(profit_factor) - 5), '-0123456789') = ''
+        AND instr(substr(profit_factor, 2), '-') = 0),
+    CONSTRAINT performance_metrics_max_drawdown_decimal CHECK (
+        ltrim(max_drawdown, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(max_drawdown, 1, length(max_drawdown) - 5), '-0123456789') = ''
+        AND instr(substr(max_drawdown, 2), '-') = 0),
+    CONSTRAINT performance_metrics_total_return_decimal CHECK (
+        ltrim(total_return, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(total_return, 1, length(total_return) - 5), '-0123456789') = ''
+        AND instr(substr(total_return, 2), '-') = 0),
+    -- A percentage: 0.00 to 100.00.
+    CONSTRAINT performance_metrics_win_rate_percent CHECK (
+        win_rate GLOB '[0-9]*.[0-9][0-9]'
+        AND ltrim(substr(win_rate, 1, length(win_rate) - 3), '0123456789') = ''
+        AND CAST(win_rate AS REAL) <= 100),
+    CONSTRAINT performance_metrics_counts_not_negative CHECK (
+        (total_trades IS NULL OR (typeof(total_trades) = 'integer' AND total_trades >= 0))
+        AND (winning_trades IS NULL OR (typeof(winning_trades) = 'integer' AND winning_trades >= 0))
+        AND (losing_trades IS NULL OR (typeof(losing_trades) = 'integer' AND losing_trades >= 0))),
+    CONSTRAINT performance_metrics_avg_win_decimal CHECK (
+        ltrim(avg_win, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(avg_win, 1, length(avg_win) - 9), '-0123456789') = ''
+        AND instr(substr(avg_win, 2), '-') = 0),
+    CONSTRAINT performance_metrics_avg_loss_decimal CHECK (
+        ltrim(avg_loss, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(avg_loss, 1, length(avg_loss) - 9), '-0123456789') = ''
+        AND instr(substr(avg_loss, 2), '-') = 0),
+    CONSTRAINT performance_metrics_largest_win_decimal CHECK (
+        ltrim(largest_win, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(largest_win, 1, length(largest_win) - 9), '-0123456789') = ''
+        AND instr(substr(largest_win, 2), '-') = 0),
+    CONSTRAINT performance_metrics_largest_loss_decimal CHECK (
+        ltrim(largest_loss, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+        AND ltrim(substr(largest_loss, 1, length(largest_loss) - 9), '-0123456789') = ''
+        AND instr(substr(largest_loss, 2), '-') = 0),
+    CONSTRAINT performance_metrics_calculated_at_utc CHECK (
+        substr(calculated_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(calculated_at, 1, 19), '+0 days') = substr(calculated_at, 1, 19)),
+    CONSTRAINT performance_metrics_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
+    CONSTRAINT performance_metrics_created_at_utc CHECK (
+        substr(created_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), '+0 days') = substr(created_at, 1, 19))
+);
+
+-- The indexes the original design asked for.
+CREATE INDEX idx_symbol_status ON trades (symbol, status);
+CREATE INDEX idx_entry_time ON trades (entry_time);
+CREATE INDEX idx_strategy ON trades (entry_logic_name, exit_logic_name);
+CREATE INDEX idx_bot_trade_type ON trades (bot_id, trade_type);
+
+-- Hot paths. A bot's open positions are read on every restart and often in
+-- between: this partial index holds only open trades, so the cost stays flat
+-- however much history a bot has. The planner uses it only when a query says
+-- status = 'open' literally (a bound parameter does not match the WHERE).
+CREATE INDEX idx_open_trades ON trades (bot_id, entry_time) WHERE status = 'open';
+-- A bot's closed trades, newest exit first.
+CREATE INDEX idx_closed_trades ON trades (bot_id, exit_time) WHERE status = 'closed';
+-- All bots' trades by exit: history pages and retention.
+CREATE INDEX idx_exit_time ON trades (exit_time);
+CREATE INDEX idx_metrics_bot ON performance_metrics (bot_id, calculated_at);
+
+-- A trade leaves 'open' once, for 'closed' or 'cancelled', and never moves
+-- again; this holds for edits made in the sqlite3 shell too.
+CREATE TRIGGER trades_status_transition
+BEFORE UPDATE OF status ON trades
+FOR EACH ROW WHEN OLD.status <> NEW.status AND OLD.status <> 'open'
+BEGIN
+    SELECT RAISE(ABORT, 'trades.status: a closed or cancelled trade cannot change status');
+END;
+
+-- updated_at changes on every update. tradedb sets it itself (to the
+-- microsecond); these catch updates that do not, such as shell edits.
+CREATE TRIGGER trades_touch_updated_at
+AFTER UPDATE ON trades
+FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
+BEGIN
+    UPDATE trades SET updated_at = strftime('%Y-%m-%d %H:%M:%f000Z', 'now') WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER bot_instances_touch_updated_at
+AFTER UPDATE ON bot_instances
+FOR EACH ROW WHEN NEW.updated_at IS OLD.updated_at
+BEGIN
+    UPDATE bot_instances SET updated_at = strftime('%Y-%m-%d %H:%M:%f000Z', 'now') WHERE id = NEW.id;
+END;

@@ -1,0 +1,37 @@
+"""tradedb: exact, crash-safe persistence for asyncio trading bots, on SQLite.
+
+    async with tradedb.connect("db/trading.db") as repo:
+        trade = await repo.create_trade({...})
+"""
+
+from .errors import (
+    ConflictError,
+    DatabaseBusy,
+    InvalidTransition,
+    MigrationError,
+    NotFoundError,
+    QueryFileError,
+    TradeDBError,
+    ValidationError,
+)
+from .records import BotInstance, PerformanceMetrics, Trade
+from .repository import Connection, Repository, connect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BotInstance",
+    "ConflictError",
+    "Connection",
+    "DatabaseBusy",
+    "InvalidTransition",
+    "MigrationError",
+    "NotFoundError",
+    "PerformanceMetrics",
+    "QueryFileError",
+    "Repository",
+    "Trade",
+    "TradeDBError",
+    "ValidationError",
+    "connect",
+]

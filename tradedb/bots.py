@@ -1,0 +1,100 @@
+"""Bot instances: the units of work behind the repository's bot methods.
+
+Each function takes a Session and runs in the connection's thread, inside
+the transaction the repository opened for it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+from typing import Any, Mapping
+
+from .errors import ConflictError, NotFoundError, ValidationError
+from .queries import QUERIES
+from .records import BOT_COLUMNS, MONEY, BotInstance, bot_from_row, check_fields, stored_row
+from .sqlite import Session
+from .values import EXACT, time_to_text, utc_now
+
+INSERT_BOT = QUERIES["insert_bot_instance"]
+GET_BOT = QUERIES["get_bot_instance"]
+LIST_BOTS = QUERIES["list_bot_instances"]
+UPDATE_BOT = QUERIES["update_bot_instance"]
+
+AUTOMATIC = ("created_at", "updated_at")
+
+
+def bot_row(session: Session, bot_id: str) -> dict[str, Any] | None:
+    """The stored row of a bot, or None."""
+    row = session.one(GET_BOT, {"id": bot_id})
+    return None if row is None else stored_row(BOT_COLUMNS, row)
+
+
+def existing_bot_row(session: Session, bot_id: Any) -> dict[str, Any]:
+    """The stored row of a bot that must exist."""
+    row = bot_row(session, BOT_COLUMNS["id"].to_db("bot_id", bot_id))
+    if row is None:
+        raise NotFoundError(f"no bot instance with id {bot_id!r}; create it with create_bot_instance or start_bot")
+    return row
+
+
+def write_bot(session: Session, row: dict[str, Any]) -> BotInstance:
+    """Write a bot's whole row back and return it as a record."""
+    session.exec(UPDATE_BOT, {name: value for name, value in row.items() if name != "created_at"})
+    return bot_from_row(tuple(row.values()))
+
+
+def create_bot_instance(session: Session, data: Mapping[str, Any]) -> BotInstance:
+    """Store a new bot; its id must be new."""
+    check_fields("bot instance", data, BOT_COLUMNS, fixed=AUTOMATIC)
+    for required in ("id", "type"):
+        if data.get(required) is None:
+            raise ValidationError(required, "is required for a bot instance")
+    now = time_to_text(utc_now())
+    # In column order: records are built from the row by position. None means "not given".
+    row = {name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in BOT_COLUMNS.items()}
+    row["status"] = row["status"] or "running"
+    if row["total_pnl"] is None:
+        row["total_pnl"] = MONEY.computed(Decimal(0))
+    if row["status"] == "running" and row["started_at"] is None:
+        row["started_at"] = now
+    row["created_at"] = row["updated_at"] = now
+    if bot_row(session, row["id"]) is not None:
+        raise ConflictError(f"a bot instance with id {row['id']!r} exists already; use update_bot_instance or start_bot")
+    session.exec(INSERT_BOT, row)
+    return bot_from_row(tuple(row.values()))
+
+
+def update_bot_instance(session: Session, bot_id: str, changes: Mapping[str, Any]) -> BotInstance:
+    """Apply changes to a bot and return it as stored."""
+    check_fields("bot instance", changes, BOT_COLUMNS, fixed=("id", *AUTOMATIC))
+    row = existing_bot_row(session, bot_id)
+    for name, value in changes.items():
+        row[name] = BOT_COLUMNS[name].to_db(name, value)
+    if row["total_pnl"] is None:
+        raise ValidationError("total_pnl", "cannot be None; set it to 0 to reset a bot's books")
+    row["updated_at"] = time_to_text(utc_now())
+    return write_bot(session, row)
+
+
+def get_bot_instance(session: Session, bot_id: str) -> BotInstance | None:
+    """One bot, or None."""
+    row = session.one(GET_BOT, {"id": bot_id})
+    return None if row is None else bot_from_row(row)
+
+
+def list_bot_instances(session: Session, status: str | None) -> list[BotInstance]:
+    """Every bot, or those with one status."""
+    return [bot_from_row(row) for row in session.many(LIST_BOTS, {"status": status})]
+
+
+def book_pnl(session: Session, bot_id: str, change: Decimal, now: str) -> None:
+    """Move a bot's total_pnl, and its current_balance when set, by `change`."""
+    if not change:
+        return
+    row = existing_bot_row(session, bot_id)
+    with localcontext(EXACT):
+        row["total_pnl"] = MONEY.computed(Decimal(row["total_pnl"]) + change)
+        if row["current_balance"] is not None:
+            row["current_balance"] = MONEY.computed(Decimal(row["current_balance"]) + change)
+    row["updated_at"] = now
+    write_bot(session, row)

@@ -1,0 +1,40 @@
+"""The errors tradedb raises: one small hierarchy under TradeDBError."""
+
+from __future__ import annotations
+
+
+class TradeDBError(Exception):
+    """Base class of every error tradedb raises on purpose."""
+
+
+class ValidationError(TradeDBError, ValueError):
+    """A value given to tradedb is not acceptable; `field` names which one."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFoundError(TradeDBError, LookupError):
+    """No trade or bot has the id asked for."""
+
+
+class InvalidTransition(TradeDBError):
+    """A trade cannot move from its current status to the one asked for."""
+
+
+class ConflictError(TradeDBError):
+    """The record exists already (with other data, for a retried write)."""
+
+
+class DatabaseBusy(TradeDBError):
+    """The write lock could not be had within busy_timeout; nothing was written."""
+
+
+class MigrationError(TradeDBError):
+    """The database's schema is not one this version of tradedb can use."""
+
+
+class QueryFileError(TradeDBError):
+    """A file in sql/queries/ is malformed; the message gives file:line."""

@@ -1,0 +1,39 @@
+"""Performance metrics: the units of work behind the repository's metrics methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ValidationError
+from .queries import QUERIES
+from .records import METRICS_COLUMNS, PerformanceMetrics, check_fields, metrics_from_row
+from .sqlite import Session
+from .trades import require_bots
+from .values import new_uuid, time_to_text, utc_now
+
+INSERT_METRICS = QUERIES["insert_performance_metrics"]
+GET_METRICS = QUERIES["get_performance_metrics"]
+
+
+def create_performance_metrics(session: Session, data: Mapping[str, Any]) -> PerformanceMetrics:
+    """Store one calculation of a bot's performance; calculated_at defaults to now."""
+    check_fields("performance metrics record", data, METRICS_COLUMNS, fixed=("created_at",))
+    if data.get("bot_id") is None:
+        raise ValidationError("bot_id", "is required for performance metrics")
+    now = time_to_text(utc_now())
+    # In column order: records are built from the row by position. None means "not given".
+    row = {
+        name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in METRICS_COLUMNS.items()
+    }
+    row["id"] = row["id"] or new_uuid()
+    row["calculated_at"] = row["calculated_at"] or now
+    row["created_at"] = now
+    require_bots(session, {row["bot_id"]})
+    session.exec(INSERT_METRICS, row)
+    return metrics_from_row(tuple(row.values()))
+
+
+def get_performance_metrics(session: Session, bot_id: str, limit: int) -> list[PerformanceMetrics]:
+    """A bot's metrics, newest calculation first."""
+    return [metrics_from_row(row) for row in session.many(GET_METRICS, {"bot_id": bot_id, "limit": limit})]

@@ -1,0 +1,131 @@
+"""The named-query loader: parses sql/queries/*.sql once, at import, and fails loudly.
+
+A query file holds blocks like this one:
+
+    -- name: get_trade_by_id(id) :one
+    -- One trade by its id.
+    SELECT id, bot_id, ... FROM trades WHERE id = :id;
+
+The header names the query, declares its parameters and says what it
+returns: `:one` (a row or None), `:many` (a list of rows) or `:exec`
+(nothing; the row count). The comment lines after it say what the query is
+for. Parameters are SQLite `:named` ones, so the body can be pasted into the
+sqlite3 shell after `.parameter set :id '...'`.
+
+A duplicate name, an unknown kind, or a parameter used but not declared (or
+declared but not used) raises QueryFileError naming file:line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import QueryFileError
+from .resources import resource_dir
+
+KINDS = ("one", "many", "exec")
+
+_HEADER = re.compile(r"^--\s*name:\s*(?P<name>\w+)\s*(?:\((?P<params>[^)]*)\))?\s*(?P<kind>:\w+)?\s*$")
+_NAME_LINE = re.compile(r"^--\s*name:")
+# Strings, quoted identifiers and comments, which may contain text that looks like a :param.
+_NOT_CODE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One named query: its SQL as sent to SQLite (name and origin leading), and its contract."""
+
+    name: str
+    kind: str
+    params: frozenset[str]
+    sql: str
+    origin: str
+    doc: str
+
+
+def parse_query_file(path: Path, label: str | None = None) -> list[Query]:
+    """Parse one query file; `label` is how errors and SQL comments name it."""
+    label = label or path.name
+    lines = path.read_text(encoding="utf-8").splitlines()
+    queries: list[Query] = []
+    header_at: list[int] = [i for i, line in enumerate(lines) if _NAME_LINE.match(line)]
+    for i, line in enumerate(lines[: header_at[0] if header_at else len(lines)]):
+        if line.strip() and not line.lstrip().startswith("--"):
+            raise QueryFileError(f"{label}:{i + 1}: SQL before the first '-- name:' line")
+    for n, start in enumerate(header_at):
+        end = header_at[n + 1] if n + 1 < len(header_at) else len(lines)
+        queries.append(_parse_block(lines, start, end, label))
+    return queries
+
+
+def _parse_block(lines: list[str], start: int, end: int, label: str) -> Query:
+    where = f"{label}:{start + 1}"
+    header = _HEADER.match(lines[start].strip())
+    if header is None:
+        raise QueryFileError(f"{where}: malformed header; write '-- name: query_name(param, ...) :kind'")
+    name = header["name"]
+    kind = (header["kind"] or "")[1:]
+    if kind not in KINDS:
+        raise QueryFileError(f"{where}: query {name!r} has kind {kind or 'none'!r}; use one of :one, :many, :exec")
+    declared = [p.strip().lstrip(":") for p in (header["params"] or "").split(",") if p.strip()]
+    if len(set(declared)) != len(declared):
+        raise QueryFileError(f"{where}: query {name!r} declares a parameter twice")
+    body_start = start + 1
+    doc: list[str] = []
+    while body_start < end and lines[body_start].lstrip().startswith("--"):
+        doc.append(lines[body_start].lstrip()[2:].strip())
+        body_start += 1
+    body = "\n".join(lines[body_start:end]).strip().rstrip(";").strip()
+    if not body:
+        raise QueryFileError(f"{where}: query {name!r} has no SQL")
+    used = set(_PARAM.findall(_NOT_CODE.sub(" ", body)))
+    undeclared = used - set(declared)
+    if undeclared:
+        raise QueryFileError(
+            f"{where}: query {name!r} uses {', '.join(sorted(':' + p for p in undeclared))} "
+            f"but does not declare it; add it to the parentheses after the name"
+        )
+    unused = set(declared) - used
+    if unused:
+        raise QueryFileError(f"{where}: query {name!r} declares {', '.join(sorted(unused))} but never uses it")
+    sql = f"-- name: {name} ({where})\n{body}"
+    return Query(name, kind, frozenset(declared), sql, where, " ".join(doc))
+
+
+class QuerySet(Mapping[str, Query]):
+    """Every named query of a folder, by name."""
+
+    def __init__(self, queries: list[Query]) -> None:
+        self._queries: dict[str, Query] = {}
+        for query in queries:
+            if query.name in self._queries:
+                first = self._queries[query.name].origin
+                raise QueryFileError(f"{query.origin}: duplicate query name {query.name!r} (first defined at {first})")
+            self._queries[query.name] = query
+
+    def __getitem__(self, name: str) -> Query:
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise QueryFileError(f"no query named {name!r} in sql/queries/") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._queries)
+
+    def __len__(self) -> int:
+        return len(self._queries)
+
+
+def load_queries(folder: Path) -> QuerySet:
+    """Load every *.sql file of `folder`, in name order."""
+    queries: list[Query] = []
+    for path in sorted(folder.glob("*.sql")):
+        queries.extend(parse_query_file(path, f"sql/queries/{path.name}"))
+    return QuerySet(queries)
+
+
+QUERIES = load_queries(resource_dir("sql") / "queries")

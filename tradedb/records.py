@@ -1,0 +1,217 @@
+"""The records tradedb returns, one frozen dataclass per table, and each table's column kinds.
+
+Field order is column order in sql/schema.sql; the named queries select the
+columns in this order, and a record is built from a row by position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from difflib import get_close_matches
+from typing import Any, Literal, TypeVar
+
+from .errors import ValidationError
+from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, TextKind, TimeKind, UuidKind
+
+TradeType = Literal["paper", "live", "optimization"]
+Direction = Literal["long", "short"]
+TradeStatus = Literal["open", "closed", "cancelled"]
+BotStatus = Literal["running", "stopped", "error"]
+
+TRADE_TYPES: tuple[TradeType, ...] = ("paper", "live", "optimization")
+BOT_STATUSES: tuple[BotStatus, ...] = ("running", "stopped", "error")
+
+MONEY = DecimalKind(20, 8)
+UNSIGNED_MONEY = DecimalKind(20, 8, signed=False)
+RATIO = DecimalKind(10, 4)
+PERCENT = DecimalKind(5, 2, signed=False)
+TIME = TimeKind()
+JSON = JsonKind()
+UUID = UuidKind()
+COUNT = CountKind()
+NAME = TextKind(required=True)
+OPTIONAL_TEXT = TextKind(required=False)
+BOT_ID = TextKind(required=True, max_length=255)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One trade, from entry to exit."""
+
+    id: str
+    bot_id: str
+    trade_type: TradeType
+    strategy_name: str | None
+    entry_logic_name: str
+    exit_logic_name: str
+    symbol: str
+    interval: str
+    entry_time: datetime | None
+    exit_time: datetime | None
+    buy_order_created: datetime | None
+    buy_order_closed: datetime | None
+    sell_order_created: datetime | None
+    sell_order_closed: datetime | None
+    entry_price: Decimal | None
+    exit_price: Decimal | None
+    entry_value: Decimal | None
+    exit_value: Decimal | None
+    size: Decimal | None
+    commission: Decimal | None
+    gross_pnl: Decimal | None
+    net_pnl: Decimal | None
+    pnl_percentage: Decimal | None
+    direction: Direction
+    exit_reason: str | None
+    status: TradeStatus
+    extra_metadata: Any
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BotInstance:
+    """One bot: its status, books and heartbeat."""
+
+    id: str
+    type: TradeType
+    config_file: str | None
+    status: BotStatus
+    current_balance: Decimal | None
+    total_pnl: Decimal
+    started_at: datetime | None
+    last_heartbeat: datetime | None
+    extra_metadata: Any
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceMetrics:
+    """One calculation of a bot's performance."""
+
+    id: str
+    bot_id: str
+    sharpe_ratio: Decimal | None
+    profit_factor: Decimal | None
+    max_drawdown: Decimal | None
+    total_return: Decimal | None
+    win_rate: Decimal | None
+    total_trades: int | None
+    winning_trades: int | None
+    losing_trades: int | None
+    avg_win: Decimal | None
+    avg_loss: Decimal | None
+    largest_win: Decimal | None
+    largest_loss: Decimal | None
+    calculated_at: datetime | None
+    extra_metadata: Any
+    created_at: datetime
+
+
+# Each table's columns and how their values are checked and read. Columns
+# whose values tradedb computes are listed too: a caller may supply them
+# (importing history, say), and then they are checked like any input.
+TRADE_COLUMNS = {
+    "id": UUID,
+    "bot_id": BOT_ID,
+    "trade_type": ChoiceKind(*TRADE_TYPES),
+    "strategy_name": OPTIONAL_TEXT,
+    "entry_logic_name": NAME,
+    "exit_logic_name": NAME,
+    "symbol": NAME,
+    "interval": NAME,
+    "entry_time": TIME,
+    "exit_time": TIME,
+    "buy_order_created": TIME,
+    "buy_order_closed": TIME,
+    "sell_order_created": TIME,
+    "sell_order_closed": TIME,
+    "entry_price": UNSIGNED_MONEY,
+    "exit_price": UNSIGNED_MONEY,
+    "entry_value": UNSIGNED_MONEY,
+    "exit_value": UNSIGNED_MONEY,
+    "size": UNSIGNED_MONEY,
+    "commission": UNSIGNED_MONEY,
+    "gross_pnl": MONEY,
+    "net_pnl": MONEY,
+    "pnl_percentage": RATIO,
+    "direction": ChoiceKind("long", "short"),
+    "exit_reason": OPTIONAL_TEXT,
+    "status": ChoiceKind("open", "closed", "cancelled"),
+    "extra_metadata": JSON,
+    "created_at": TIME,
+    "updated_at": TIME,
+}
+
+BOT_COLUMNS = {
+    "id": BOT_ID,
+    "type": ChoiceKind(*TRADE_TYPES),
+    "config_file": OPTIONAL_TEXT,
+    "status": ChoiceKind(*BOT_STATUSES),
+    "current_balance": MONEY,
+    "total_pnl": MONEY,
+    "started_at": TIME,
+    "last_heartbeat": TIME,
+    "extra_metadata": JSON,
+    "created_at": TIME,
+    "updated_at": TIME,
+}
+
+METRICS_COLUMNS = {
+    "id": UUID,
+    "bot_id": BOT_ID,
+    "sharpe_ratio": RATIO,
+    "profit_factor": RATIO,
+    "max_drawdown": RATIO,
+    "total_return": RATIO,
+    "win_rate": PERCENT,
+    "total_trades": COUNT,
+    "winning_trades": COUNT,
+    "losing_trades": COUNT,
+    "avg_win": MONEY,
+    "avg_loss": MONEY,
+    "largest_win": MONEY,
+    "largest_loss": MONEY,
+    "calculated_at": TIME,
+    "extra_metadata": JSON,
+    "created_at": TIME,
+}
+
+Record = TypeVar("Record", Trade, BotInstance, PerformanceMetrics)
+
+
+def row_reader(record: Callable[..., Record], columns: dict[str, Any]) -> Callable[[Sequence[Any]], Record]:
+    """A function that builds `record` from a row whose values are in `columns` order."""
+    readers = tuple(kind.from_db for kind in columns.values())
+
+    def read(row: Sequence[Any]) -> Record:
+        return record(*[read_value(value) for read_value, value in zip(readers, row)])
+
+    return read
+
+
+trade_from_row = row_reader(Trade, TRADE_COLUMNS)
+bot_from_row = row_reader(BotInstance, BOT_COLUMNS)
+metrics_from_row = row_reader(PerformanceMetrics, METRICS_COLUMNS)
+
+
+def check_fields(what: str, data: Any, columns: dict[str, Any], *, fixed: tuple[str, ...] = ()) -> None:
+    """Refuse a data dict that is not a dict, has a key that is no column, or sets a `fixed` column."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(what, f"expected a dict of fields, got {type(data).__name__}")
+    for key in data:
+        if key in fixed:
+            raise ValidationError(key, f"is set by tradedb and cannot be given for a {what}")
+        if key not in columns:
+            hint = get_close_matches(str(key), columns, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ValidationError(str(key), f"is not a field of a {what}{suggestion}")
+
+
+def stored_row(columns: dict[str, Any], row: Sequence[Any]) -> dict[str, Any]:
+    """A row as a dict of column name to stored value."""
+    return dict(zip(columns, row))

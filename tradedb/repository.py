@@ -1,0 +1,208 @@
+"""The async repository: the API bots await. Each method hands one unit of work to the database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Generator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import bots, metrics, trades
+from .errors import ValidationError
+from .migrations import prepare
+from .records import BOT_ID, BOT_STATUSES, TIME, UUID, BotInstance, PerformanceMetrics, Trade
+from .sqlite import Database
+
+DEFAULT_DATABASE = "db/trading.db"
+
+
+def resolve_database(database: str | os.PathLike[str] | None) -> Path:
+    """The file a `database` argument names: a path or sqlite:/// URL; None means $TRADEDB_DATABASE or db/trading.db."""
+    if database is None:
+        database = os.environ.get("TRADEDB_DATABASE") or DEFAULT_DATABASE
+    text = os.fspath(database)
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme != "sqlite" or not rest.startswith("/"):
+            raise ValidationError(
+                "database", f"{text!r} is not a SQLite location; give a path or sqlite:///relative/path.db"
+            )
+        text = rest[1:]
+    if text in ("", ":memory:") or text.startswith("file:"):
+        raise ValidationError("database", f"{text!r} is not a file path; tradedb needs a database file")
+    return Path(text)
+
+
+def _text_filter(field: str, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValidationError(field, f"expected text, got {type(value).__name__}")
+
+
+def _limit(value: int | None) -> int:
+    if value is None:
+        return -1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError("limit", f"expected a whole number of at least 0, got {value!r}")
+    return value
+
+
+class Repository:
+    """Everything a bot stores: trades, its own instance, and performance metrics."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._db.path
+
+    async def close(self) -> None:
+        """Close the database connections."""
+        await self._db.close()
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """`async with repo.transaction():` groups calls atomically; an exception rolls all back."""
+        return self._db.transaction()
+
+    # Trades
+
+    async def create_trade(self, data: Mapping[str, Any]) -> Trade:
+        """Store a new trade (id generated when absent, status 'open' by default)."""
+        created = await self._db.write(trades.create_trades, [dict(data)] if isinstance(data, Mapping) else [data])
+        return created[0]
+
+    async def create_trades(self, items: Sequence[Mapping[str, Any]]) -> list[Trade]:
+        """Store many trades in one transaction, all or nothing."""
+        if isinstance(items, Mapping) or not isinstance(items, Sequence):
+            raise ValidationError("trades", "expected a list of trade dicts")
+        return await self._db.write(trades.create_trades, [dict(i) if isinstance(i, Mapping) else i for i in items])
+
+    async def update_trade(self, trade_id: str, changes: Mapping[str, Any]) -> Trade:
+        """Apply changes to a trade and return it as stored."""
+        return await self._db.write(trades.update_trade, trade_id, dict(changes) if isinstance(changes, Mapping) else changes)
+
+    async def get_trade_by_id(self, trade_id: str) -> Trade | None:
+        """One trade by id, or None."""
+        return await self._db.read(trades.get_trade_by_id, UUID.to_db("trade_id", trade_id))
+
+    async def get_open_trades(self, bot_id: str | None = None, symbol: str | None = None) -> list[Trade]:
+        """Open trades, oldest entry first, of one bot and/or symbol or of all."""
+        return await self._db.read(
+            trades.get_open_trades, _text_filter("bot_id", bot_id), _text_filter("symbol", symbol)
+        )
+
+    async def get_closed_trades(
+        self,
+        bot_id: str | None = None,
+        symbol: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> list[Trade]:
+        """Closed trades, newest exit first; since (inclusive) and until (exclusive) bound exit_time."""
+        return await self._db.read(
+            trades.get_closed_trades,
+            _text_filter("bot_id", bot_id),
+            _text_filter("symbol", symbol),
+            TIME.to_db("since", since),
+            TIME.to_db("until", until),
+            _limit(limit),
+        )
+
+    async def close_trade(
+        self,
+        trade_id: str,
+        *,
+        exit_price: Any,
+        exit_time: datetime | str | None = None,
+        commission: Any = None,
+        exit_reason: str | None = None,
+    ) -> Trade:
+        """Close an open trade: exit values and PnL computed, the bot's books moved, in one transaction."""
+        return await self._db.write(trades.close_trade, trade_id, exit_price, exit_time, commission, exit_reason)
+
+    async def cancel_trade(self, trade_id: str, reason: str | None = None) -> Trade:
+        """Cancel an open trade."""
+        return await self._db.write(trades.cancel_trade, trade_id, reason)
+
+    # Bots
+
+    async def create_bot_instance(self, data: Mapping[str, Any]) -> BotInstance:
+        """Store a new bot instance; an id that exists raises ConflictError."""
+        return await self._db.write(bots.create_bot_instance, dict(data) if isinstance(data, Mapping) else data)
+
+    async def update_bot_instance(self, bot_id: str, changes: Mapping[str, Any]) -> BotInstance:
+        """Apply changes to a bot instance and return it as stored."""
+        return await self._db.write(
+            bots.update_bot_instance, bot_id, dict(changes) if isinstance(changes, Mapping) else changes
+        )
+
+    async def get_bot_instance(self, bot_id: str) -> BotInstance | None:
+        """One bot instance, or None."""
+        return await self._db.read(bots.get_bot_instance, BOT_ID.to_db("bot_id", bot_id))
+
+    async def list_bot_instances(self, status: str | None = None) -> list[BotInstance]:
+        """Every bot instance, or those with one status, by id."""
+        if status is not None and status not in BOT_STATUSES:
+            raise ValidationError("status", f"{status!r} is not one of {', '.join(BOT_STATUSES)}")
+        return await self._db.read(bots.list_bot_instances, status)
+
+    # Metrics
+
+    async def create_performance_metrics(self, data: Mapping[str, Any]) -> PerformanceMetrics:
+        """Store one calculation of a bot's performance."""
+        return await self._db.write(metrics.create_performance_metrics, dict(data) if isinstance(data, Mapping) else data)
+
+    async def get_performance_metrics(self, bot_id: str, limit: int | None = None) -> list[PerformanceMetrics]:
+        """A bot's metrics, newest first."""
+        return await self._db.read(metrics.get_performance_metrics, BOT_ID.to_db("bot_id", bot_id), _limit(limit))
+
+
+async def open_repository(database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float) -> Repository:
+    """Resolve, migrate and open a database."""
+    if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
+        raise ValidationError("busy_timeout", f"expected seconds (a number of at least 0), got {busy_timeout!r}")
+    path = resolve_database(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValidationError("database", f"cannot create the folder {path.parent}: {error.strerror}") from None
+    await asyncio.to_thread(prepare, path, migrate=migrate)
+    db = Database(path, float(busy_timeout))
+    await db.open()
+    return Repository(db)
+
+
+class Connection:
+    """What tradedb.connect returns: await it, or use it with `async with`."""
+
+    def __init__(self, database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float) -> None:
+        self._args = (database, migrate, busy_timeout)
+        self._repository: Repository | None = None
+
+    def __await__(self) -> Generator[Any, None, Repository]:
+        return open_repository(*self._args).__await__()
+
+    async def __aenter__(self) -> Repository:
+        self._repository = await open_repository(*self._args)
+        return self._repository
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._repository is not None:
+            await self._repository.close()
+            self._repository = None
+
+
+def connect(
+    database: str | os.PathLike[str] | None = None, *, migrate: bool = True, busy_timeout: float = 5.0
+) -> Connection:
+    """Open a trade database (a path or sqlite:/// URL; None: $TRADEDB_DATABASE or db/trading.db)."""
+    return Connection(database, migrate, busy_timeout)

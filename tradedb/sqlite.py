@@ -1,0 +1,281 @@
+"""Connection handling for SQLite: everything here is specific to SQLite and aiosqlite.
+
+A `Database` holds two aiosqlite connections to one file:
+
+* the writer, used by one transaction at a time (an asyncio lock hands it
+  over), which opens every transaction with BEGIN IMMEDIATE so that the
+  write lock is taken up front and waiting is bounded by busy_timeout;
+* the reader, for reads outside a transaction: in WAL mode it sees the last
+  commit and is never blocked by a writer, in this process or another.
+
+The repository hands each unit of work (a plain function of a `Session`)
+to a connection's thread whole, so a transaction costs one thread hop
+rather than one per statement. A later PostgreSQL backend would provide
+the same `read`, `write` and `transaction` over asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from time import perf_counter
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from .errors import ConflictError, DatabaseBusy, InvalidTransition, TradeDBError, ValidationError
+from .queries import Query
+
+SQL_LOG = logging.getLogger("tradedb.sql")
+Result = TypeVar("Result")
+
+
+class Session:
+    """The statements a unit of work may run; lives in its connection's thread."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def one(self, query: Query, params: Mapping[str, Any]) -> Any:
+        """Run a :one query: its row, or None."""
+        rows = self._run(query, "one", params).fetchall()
+        return rows[0] if rows else None
+
+    def many(self, query: Query, params: Mapping[str, Any]) -> list[Any]:
+        """Run a :many query: all its rows."""
+        return self._run(query, "many", params).fetchall()
+
+    def exec(self, query: Query, params: Mapping[str, Any]) -> int:
+        """Run an :exec query: the number of rows it changed."""
+        return self._run(query, "exec", params).rowcount
+
+    def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run an :exec query once per parameter set, in one call into SQLite."""
+        if query.kind != "exec":
+            raise TypeError(f"{query.name} is a :{query.kind} query, not :exec")
+        if rows:
+            self._check_params(query, rows[0])
+        started = perf_counter()
+        cursor = self.connection.executemany(query.sql, rows)
+        if SQL_LOG.isEnabledFor(logging.DEBUG):
+            SQL_LOG.debug("%s x%d (%.3f ms)", query.name, len(rows), (perf_counter() - started) * 1000)
+        return cursor.rowcount
+
+    def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        if query.kind != kind:
+            raise TypeError(f"{query.name} is a :{query.kind} query, not :{kind}")
+        self._check_params(query, params)
+        if not SQL_LOG.isEnabledFor(logging.DEBUG):
+            return self.connection.execute(query.sql, params)
+        started = perf_counter()
+        cursor = self.connection.execute(query.sql, params)
+        SQL_LOG.debug("%s %r (%.3f ms)", query.name, dict(params), (perf_counter() - started) * 1000)
+        return cursor
+
+    @staticmethod
+    def _check_params(query: Query, params: Mapping[str, Any]) -> None:
+        if params.keys() != query.params:
+            raise TypeError(
+                f"{query.name} ({query.origin}) takes {sorted(query.params)}, was given {sorted(params)}"
+            )
+
+
+def translate(error: sqlite3.Error, busy_timeout: float) -> TradeDBError:
+    """The tradedb error for an error SQLite raised."""
+    message = str(error)
+    if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+        return DatabaseBusy(
+            f"the database stayed locked by another writer for busy_timeout={busy_timeout}s; "
+            "nothing was written: retry, or connect with a larger busy_timeout"
+        )
+    if isinstance(error, sqlite3.IntegrityError):
+        if message.startswith("UNIQUE constraint failed"):
+            return ConflictError(f"{message.split(': ', 1)[-1]} already exists")
+        if "cannot change status" in message:
+            return InvalidTransition(message)
+        if message.startswith("CHECK constraint failed: "):
+            constraint = message.split(": ", 1)[1]
+            return ValidationError(constraint, "the database refused the value (see this constraint in sql/schema.sql)")
+        return ValidationError("database", message)
+    return TradeDBError(f"SQLite error: {message}")
+
+
+def _open(path: Path, busy_timeout: float, *, reader: bool) -> sqlite3.Connection:
+    # isolation_level=None: tradedb issues BEGIN/COMMIT itself, and nothing
+    # else opens a transaction behind its back.
+    connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        if reader:
+            connection.execute("PRAGMA query_only = ON")
+        else:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _in_transaction(session: Session, unit: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+    connection = session.connection
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = unit(session, *args)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _in_savepoint(session: Session, unit: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+    connection = session.connection
+    connection.execute("SAVEPOINT tradedb_unit")
+    try:
+        result = unit(session, *args)
+    except BaseException:
+        connection.execute("ROLLBACK TO tradedb_unit")
+        connection.execute("RELEASE tradedb_unit")
+        raise
+    connection.execute("RELEASE tradedb_unit")
+    return result
+
+
+def _in_snapshot(session: Session, unit: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+    # A read of several statements sees one commit, not a mix of two.
+    session.connection.execute("BEGIN")
+    try:
+        return unit(session, *args)
+    finally:
+        session.connection.execute("COMMIT")
+
+
+def _execute(session: Session, sql: str) -> None:
+    session.connection.execute(sql)
+
+
+def _rollback_if_open(session: Session) -> None:
+    if session.connection.in_transaction:
+        session.connection.execute("ROLLBACK")
+
+
+class _Worker:
+    """One aiosqlite connection and the Session that lives in its thread."""
+
+    def __init__(self, path: Path, busy_timeout: float, *, reader: bool) -> None:
+        self.session: Session | None = None
+
+        def connector() -> sqlite3.Connection:
+            connection = _open(path, busy_timeout, reader=reader)
+            self.session = Session(connection)
+            return connection
+
+        self.connection = aiosqlite.Connection(connector, iter_chunk_size=64)
+
+    async def run(self, function: Callable[..., Result], *args: Any) -> Result:
+        # aiosqlite has no public call that runs a function in its thread;
+        # _execute is that call (stable across 0.17-0.22; pinned in pyproject).
+        return await self.connection._execute(function, self.session, *args)  # type: ignore[no-any-return]
+
+
+class Database:
+    """An open SQLite database file, shared by every coroutine of one process."""
+
+    def __init__(self, path: Path, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._writer = _Worker(path, busy_timeout, reader=False)
+        self._reader = _Worker(path, busy_timeout, reader=True)
+        self._write_lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._savepoints = 0
+
+    async def open(self) -> None:
+        """Open both connections (the writer first: it switches the file to WAL)."""
+        try:
+            await self._writer.connection
+            await self._reader.connection
+        except sqlite3.Error as error:
+            await self.close()
+            raise translate(error, self.busy_timeout) from error
+
+    async def close(self) -> None:
+        """Close both connections; safe to call twice."""
+        for worker in (self._reader, self._writer):
+            if worker.session is not None:
+                await worker.connection.close()
+                worker.session = None
+
+    def _owns_transaction(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    async def _call(self, worker: _Worker, function: Callable[..., Result], *args: Any) -> Result:
+        if worker.session is None:
+            raise TradeDBError("the repository is closed; open a new one with tradedb.connect()")
+        try:
+            return await worker.run(function, *args)
+        except sqlite3.Error as error:
+            raise translate(error, self.busy_timeout) from error
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self.busy_timeout):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(
+                f"another coroutine held this repository's write transaction for over "
+                f"busy_timeout={self.busy_timeout}s; nothing was written: retry, or keep transactions short"
+            ) from None
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    async def write(self, unit: Callable[..., Result], *args: Any) -> Result:
+        """Run unit(session, *args) as one write transaction, or in the caller's open one."""
+        if self._owns_transaction():
+            return await self._call(self._writer, _in_savepoint, unit, args)
+        async with self._write_turn():
+            return await self._call(self._writer, _in_transaction, unit, args)
+
+    async def read(self, unit: Callable[..., Result], *args: Any) -> Result:
+        """Run unit(session, *args) on the last commit, or in the caller's open transaction."""
+        if self._owns_transaction():
+            return await self._call(self._writer, unit, *args)
+        return await self._call(self._reader, _in_snapshot, unit, args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Group writes atomically; nested use makes a savepoint."""
+        if self._owns_transaction():
+            self._savepoints += 1
+            name = f"tradedb_nested_{self._savepoints}"
+            await self._call(self._writer, _execute, f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                await self._call(self._writer, _execute, f"ROLLBACK TO {name}")
+                await self._call(self._writer, _execute, f"RELEASE {name}")
+                raise
+            finally:
+                self._savepoints -= 1
+            await self._call(self._writer, _execute, f"RELEASE {name}")
+            return
+        async with self._write_turn():
+            await self._call(self._writer, _execute, "BEGIN IMMEDIATE")
+            self._owner = asyncio.current_task()
+            try:
+                yield
+                await self._call(self._writer, _execute, "COMMIT")
+            except BaseException:
+                await self._call(self._writer, _rollback_if_open)
+                raise
+            finally:
+                self._owner = None

@@ -1,0 +1,252 @@
+"""Trades: the units of work behind the repository's trade methods.
+
+Each function takes a Session and runs in the connection's thread, inside
+the transaction the repository opened for it, so everything one call does
+(the trade and its bot's books) commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .bots import bot_row, book_pnl
+from .errors import InvalidTransition, NotFoundError, ValidationError
+from .queries import QUERIES
+from .records import (
+    MONEY,
+    OPTIONAL_TEXT,
+    RATIO,
+    TIME,
+    TRADE_COLUMNS,
+    UNSIGNED_MONEY,
+    Trade,
+    check_fields,
+    stored_row,
+    trade_from_row,
+)
+from .sqlite import Session
+from .values import EXACT, new_uuid, time_to_text, utc_now
+
+INSERT_TRADE = QUERIES["insert_trade"]
+GET_TRADE = QUERIES["get_trade_by_id"]
+UPDATE_TRADE = QUERIES["update_trade"]
+OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
+OPEN_TRADES = QUERIES["get_open_trades"]
+CLOSED_TRADES_OF_BOT = QUERIES["get_closed_trades_of_bot"]
+CLOSED_TRADES = QUERIES["get_closed_trades"]
+
+REQUIRED = ("bot_id", "trade_type", "entry_logic_name", "exit_logic_name", "symbol", "interval", "direction")
+AUTOMATIC = ("created_at", "updated_at")
+PNL_FIELDS = ("exit_value", "gross_pnl", "net_pnl", "pnl_percentage")
+
+
+def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
+    """The stored row for a new trade: validated, defaults filled, PnL settled if it is closed."""
+    check_fields("trade", data, TRADE_COLUMNS, fixed=AUTOMATIC)
+    for name in REQUIRED:
+        if data.get(name) is None:
+            raise ValidationError(name, "is required for a trade")
+    # In column order: records are built from the row by position. None means "not given".
+    row = {
+        name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in TRADE_COLUMNS.items()
+    }
+    row["id"] = row["id"] or new_uuid()
+    row["status"] = row["status"] or "open"
+    if row["entry_value"] is None and row["entry_price"] is not None and row["size"] is not None:
+        with localcontext(EXACT):
+            row["entry_value"] = UNSIGNED_MONEY.computed(Decimal(row["entry_price"]) * Decimal(row["size"]))
+    if row["status"] == "closed":
+        settle(row, given=data.keys())
+    row["created_at"] = row["updated_at"] = now
+    return row
+
+
+def settle(row: dict[str, Any], given: Any) -> None:
+    """Compute the PnL fields of a closing trade, except those in `given`, as close_trade defines them."""
+    if row["exit_price"] is None:
+        raise ValidationError("exit_price", f"is required to close trade {row['id']}")
+    if row["exit_time"] is None:
+        row["exit_time"] = time_to_text(utc_now())
+    for name in ("entry_price", "size"):
+        if row[name] is None:
+            raise ValidationError(name, f"trade {row['id']} has no {name}, so it cannot be closed; set it first")
+    entry, exit_, size = Decimal(row["entry_price"]), Decimal(row["exit_price"]), Decimal(row["size"])
+    with localcontext(EXACT):
+        if "exit_value" not in given:
+            row["exit_value"] = UNSIGNED_MONEY.computed(exit_ * size)
+        if "gross_pnl" not in given:
+            move = exit_ - entry if row["direction"] == "long" else entry - exit_
+            row["gross_pnl"] = MONEY.computed(move * size)
+        if "net_pnl" not in given and row["gross_pnl"] is not None:
+            row["net_pnl"] = MONEY.computed(Decimal(row["gross_pnl"]) - Decimal(row["commission"] or 0))
+        if "pnl_percentage" not in given:
+            entry_value = Decimal(row["entry_value"] or 0)
+            if entry_value and row["net_pnl"] is not None:
+                row["pnl_percentage"] = RATIO.computed(Decimal(row["net_pnl"]) / entry_value * 100)
+            else:
+                row["pnl_percentage"] = None
+
+
+def booked(row: Mapping[str, Any]) -> tuple[str, Decimal] | None:
+    """The (bot, amount) a trade row counts in its bot's books: its net_pnl once closed."""
+    if row["status"] == "closed" and row["net_pnl"] is not None:
+        return row["bot_id"], Decimal(row["net_pnl"])
+    return None
+
+
+def rebook(session: Session, before: Mapping[str, Any] | None, after: Mapping[str, Any], now: str) -> None:
+    """Move the bots' books by the difference between a trade's old and new contribution."""
+    changes: dict[str, Decimal] = defaultdict(Decimal)
+    old, new = (booked(before) if before else None), booked(after)
+    with localcontext(EXACT):
+        if old:
+            changes[old[0]] -= old[1]
+        if new:
+            changes[new[0]] += new[1]
+    for bot_id, change in changes.items():
+        book_pnl(session, bot_id, change, now)
+
+
+def require_bots(session: Session, bot_ids: set[str]) -> None:
+    """Refuse trades for a bot that does not exist, saying what to do."""
+    for bot_id in sorted(bot_ids):
+        if bot_row(session, bot_id) is None:
+            raise ValidationError(
+                "bot_id", f"no bot instance with id {bot_id!r}; create the bot first (create_bot_instance or start_bot)"
+            )
+
+
+def trade_row(session: Session, trade_id: Any) -> dict[str, Any]:
+    """The stored row of a trade that must exist."""
+    row = session.one(GET_TRADE, {"id": TRADE_COLUMNS["id"].to_db("trade_id", trade_id)})
+    if row is None:
+        raise NotFoundError(f"no trade with id {trade_id!r}")
+    return stored_row(TRADE_COLUMNS, row)
+
+
+def write_trade(session: Session, before: dict[str, Any], after: dict[str, Any]) -> Trade:
+    """Write a changed trade back, move the books, and return the trade as stored."""
+    if after["bot_id"] != before["bot_id"]:
+        require_bots(session, {after["bot_id"]})
+    after["updated_at"] = time_to_text(utc_now())
+    session.exec(UPDATE_TRADE, {name: value for name, value in after.items() if name != "created_at"})
+    rebook(session, before, after, after["updated_at"])
+    return trade_from_row(tuple(after.values()))
+
+
+def check_transition(trade_id: str, old: str, new: str) -> None:
+    """A trade moves only from open to closed or cancelled (staying open is no move)."""
+    if old == "open" and new in ("open", "closed", "cancelled"):
+        return
+    raise InvalidTransition(
+        f"trade {trade_id} is {old}; it cannot become {new} (a trade moves only from open to closed or cancelled)"
+    )
+
+
+# Units of work -----------------------------------------------------------
+
+
+def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[Trade]:
+    """Store new trades, all or none."""
+    now = time_to_text(utc_now())
+    rows = []
+    for index, data in enumerate(items):
+        try:
+            rows.append(new_trade_row(data, now))
+        except ValidationError as error:
+            if len(items) == 1:
+                raise
+            raise ValidationError(f"trades[{index}].{error.field}", error.reason) from None
+    require_bots(session, {row["bot_id"] for row in rows})
+    session.exec_many(INSERT_TRADE, rows)
+    books: dict[str, Decimal] = defaultdict(Decimal)
+    with localcontext(EXACT):
+        for row in rows:
+            contribution = booked(row)
+            if contribution:
+                books[contribution[0]] += contribution[1]
+    for bot_id, change in books.items():
+        book_pnl(session, bot_id, change, now)
+    return [trade_from_row(tuple(row.values())) for row in rows]
+
+
+def update_trade(session: Session, trade_id: str, changes: Mapping[str, Any]) -> Trade:
+    """Apply changes to a trade; closing it this way settles PnL as close_trade does."""
+    check_fields("trade", changes, TRADE_COLUMNS, fixed=("id", *AUTOMATIC))
+    before = trade_row(session, trade_id)
+    after = dict(before)
+    for name, value in changes.items():
+        after[name] = TRADE_COLUMNS[name].to_db(name, value)
+    if "status" in changes:
+        check_transition(before["id"], before["status"], after["status"])
+    if ("entry_price" in changes or "size" in changes) and "entry_value" not in changes:
+        if after["entry_price"] is not None and after["size"] is not None:
+            with localcontext(EXACT):
+                after["entry_value"] = UNSIGNED_MONEY.computed(Decimal(after["entry_price"]) * Decimal(after["size"]))
+    if before["status"] == "open" and after["status"] == "closed":
+        settle(after, given=changes.keys())
+    if before["status"] == "open" and after["status"] == "cancelled" and after["exit_time"] is None:
+        after["exit_time"] = time_to_text(utc_now())
+    return write_trade(session, before, after)
+
+
+def close_trade(
+    session: Session, trade_id: str, exit_price: Any, exit_time: Any, commission: Any, exit_reason: Any
+) -> Trade:
+    """Close an open trade at exit_price, adding the exit fee to its commission."""
+    before = trade_row(session, trade_id)
+    check_transition(before["id"], before["status"], "closed")
+    if exit_price is None:
+        raise ValidationError("exit_price", "is required to close a trade")
+    after = dict(before)
+    after["exit_price"] = UNSIGNED_MONEY.to_db("exit_price", exit_price)
+    after["exit_time"] = TIME.to_db("exit_time", exit_time) or time_to_text(utc_now())
+    after["exit_reason"] = OPTIONAL_TEXT.to_db("exit_reason", exit_reason)
+    if commission is not None:
+        fee = UNSIGNED_MONEY.round("commission", commission)
+        with localcontext(EXACT):
+            after["commission"] = UNSIGNED_MONEY.computed(Decimal(before["commission"] or 0) + fee)
+    after["status"] = "closed"
+    settle(after, given=())
+    return write_trade(session, before, after)
+
+
+def cancel_trade(session: Session, trade_id: str, reason: Any) -> Trade:
+    """Cancel an open trade."""
+    before = trade_row(session, trade_id)
+    check_transition(before["id"], before["status"], "cancelled")
+    after = dict(before)
+    after["status"] = "cancelled"
+    after["exit_time"] = time_to_text(utc_now())
+    after["exit_reason"] = OPTIONAL_TEXT.to_db("reason", reason)
+    return write_trade(session, before, after)
+
+
+def get_trade_by_id(session: Session, trade_id: str) -> Trade | None:
+    """One trade, or None."""
+    row = session.one(GET_TRADE, {"id": trade_id})
+    return None if row is None else trade_from_row(row)
+
+
+def get_open_trades(session: Session, bot_id: str | None, symbol: str | None) -> list[Trade]:
+    """Open trades, oldest entry first."""
+    if bot_id is None:
+        rows = session.many(OPEN_TRADES, {"symbol": symbol})
+    else:
+        rows = session.many(OPEN_TRADES_OF_BOT, {"bot_id": bot_id, "symbol": symbol})
+    return [trade_from_row(row) for row in rows]
+
+
+def get_closed_trades(
+    session: Session, bot_id: str | None, symbol: str | None, since: str | None, until: str | None, limit: int
+) -> list[Trade]:
+    """Closed trades, newest exit first."""
+    params = {"symbol": symbol, "since": since, "until": until, "limit": limit}
+    if bot_id is None:
+        rows = session.many(CLOSED_TRADES, params)
+    else:
+        rows = session.many(CLOSED_TRADES_OF_BOT, {"bot_id": bot_id, **params})
+    return [trade_from_row(row) for row in rows]
