@@ -1,0 +1,199 @@
+"""Exact money, honest time, strict JSON: values in and out of the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tradedb
+from conftest import trade_data
+
+D = Decimal
+TOP = D("999999999999.99999999")
+
+
+@pytest.mark.parametrize(
+    "given_value, stored",
+    [
+        ("123456789012.12345678", "123456789012.12345678"),
+        (D("123456789012.12345678"), "123456789012.12345678"),
+        ("999999999999.99999999", "999999999999.99999999"),
+        ("-999999999999.99999999", "-999999999999.99999999"),
+        ("0.00000001", "0.00000001"),
+        (0.1, "0.10000000"),  # a float by its shortest repr, not 0.1000000000000000055...
+        (1e-08, "0.00000001"),
+        (12, "12.00000000"),
+        (" 7.5 ", "7.50000000"),
+        ("1E+3", "1000.00000000"),
+        ("1.000000005", "1.00000000"),  # half-even: 0|5 -> 0
+        ("1.000000015", "1.00000002"),  # 1|5 -> 2
+        ("-1.000000015", "-1.00000002"),
+        ("-0.000000001", "0.00000000"),  # no negative zero
+        ("999999999999.999999994", "999999999999.99999999"),
+    ],
+)
+async def test_decimal_values_are_exact_in_and_out(repo, bot, raw, given_value, stored):
+    after = await repo.update_bot_instance("bot-1", {"current_balance": given_value})
+    assert after.current_balance == D(stored)
+    assert isinstance(after.current_balance, Decimal)
+    assert format((await repo.get_bot_instance("bot-1")).current_balance, "f") == stored
+    assert raw.execute("SELECT current_balance, typeof(current_balance) FROM bot_instances").fetchone() == (stored, "text")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1000000000000",  # 13 integer digits
+        "999999999999.999999995",  # rounds up to 13 digits
+        "-1000000000000.5",
+        D("1e30"),
+        D("1e999999"),
+        float("nan"),
+        float("inf"),
+        "-Infinity",
+        "NaN",
+        D("sNaN"),
+        "twelve",
+        "",
+        True,
+        [1],
+        b"1",
+    ],
+)
+async def test_decimal_values_out_of_range_or_not_numbers_are_refused(repo, bot, bad):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.update_bot_instance("bot-1", {"current_balance": bad})
+    assert caught.value.field == "current_balance"
+    assert (await repo.get_bot_instance("bot-1")).current_balance == D(1000)
+
+
+@pytest.mark.parametrize(
+    "field, value, stored",
+    [
+        ("pnl_percentage", "123456.12344", "123456.1234"),
+        ("pnl_percentage", "-0.00005", "0.0000"),
+        ("pnl_percentage", "0.00015", "0.0002"),
+    ],
+)
+async def test_ratio_columns_use_their_own_scale(repo, bot, field, value, stored):
+    trade = await repo.create_trade(trade_data(**{field: value}))
+    assert format(getattr(trade, field), "f") == stored
+
+
+async def test_ratio_column_precision_is_enforced(repo, bot):
+    with pytest.raises(tradedb.ValidationError, match=r"DECIMAL\(10,4\)"):
+        await repo.create_trade(trade_data(pnl_percentage="1000000"))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc),
+        datetime(2024, 3, 1, 17, 30, 0, 1, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2024, 3, 1, 7, 0, tzinfo=timezone(timedelta(hours=-5))),
+        "2024-03-01T12:00:00Z",
+        "2024-03-01 12:00:00.000001+00:00",
+        "2024-03-01T14:00:00+02:00",
+    ],
+)
+async def test_aware_times_come_back_as_the_same_instant_in_utc(repo, bot, raw, moment):
+    trade = await repo.create_trade(trade_data(entry_time=moment))
+    expected = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+    stored = await repo.get_trade_by_id(trade.id)
+    assert stored.entry_time == expected and stored.entry_time.tzinfo == timezone.utc
+    assert stored.entry_time.utcoffset() == timedelta(0)
+    text = raw.execute("SELECT entry_time FROM trades").fetchone()[0]
+    assert text == expected.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ")
+
+
+@pytest.mark.parametrize("naive", [datetime(2024, 3, 1, 12, 0), "2024-03-01T12:00:00", "2024-03-01"])
+async def test_naive_times_are_refused_never_guessed(repo, bot, naive):
+    with pytest.raises(tradedb.ValidationError, match="no time zone"):
+        await repo.create_trade(trade_data(entry_time=naive))
+
+
+@pytest.mark.parametrize("bad", ["soon", 1700000000, 1.5, "2024-13-01T00:00:00Z"])
+async def test_non_times_are_refused(repo, bot, bad):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.create_trade(trade_data(entry_time=bad))
+    assert caught.value.field == "entry_time"
+
+
+async def test_text_order_is_time_order(repo, bot, raw):
+    moments = [datetime(2024, 3, 1, 12, 0, 0, us, tzinfo=timezone.utc) for us in (999999, 5, 100000)]
+    moments.append(datetime(2024, 3, 1, 11, 0, tzinfo=timezone(timedelta(hours=-2))))  # 13:00 UTC
+    for moment in moments:
+        await repo.create_trade(trade_data(entry_time=moment))
+    texts = [row[0] for row in raw.execute("SELECT entry_time FROM trades ORDER BY entry_time")]
+    assert [datetime.fromisoformat(t) for t in texts] == sorted(moments)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": [1, 2.5, None, True]}, ["x"], "text", 3, 2.25, {"nested": {"deep": {}}}, {"unicode": "€ ¥"}],
+)
+async def test_json_values_round_trip(repo, bot, value):
+    trade = await repo.create_trade(trade_data(extra_metadata=value))
+    assert (await repo.get_trade_by_id(trade.id)).extra_metadata == value
+
+
+@pytest.mark.parametrize(
+    "bad", [{"price": D("1.5")}, {"at": datetime(2024, 1, 1, tzinfo=timezone.utc)}, float("nan"), {"x": float("inf")}, {1, 2}, object()]
+)
+async def test_json_refuses_what_json_dumps_refuses(repo, bot, bad):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.create_trade(trade_data(extra_metadata=bad))
+    assert caught.value.field == "extra_metadata"
+
+
+async def test_json_none_is_sql_null(repo, bot, raw):
+    await repo.create_trade(trade_data(extra_metadata=None))
+    assert raw.execute("SELECT extra_metadata IS NULL FROM trades").fetchone() == (1,)
+
+
+# Property tests share one repository on one event loop: hypothesis runs many
+# examples per test, and a fresh database for each would be needlessly slow.
+
+
+@pytest.fixture(scope="module")
+def loop_and_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, tradedb.Repository]]:
+    loop = asyncio.new_event_loop()
+    path: Path = tmp_path_factory.mktemp("property") / "trading.db"
+    repo = loop.run_until_complete(tradedb.connect(path))
+    loop.run_until_complete(repo.create_bot_instance({"id": "bot-1", "type": "paper"}))
+    yield loop, repo
+    loop.run_until_complete(repo.close())
+    loop.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(min_value=-TOP, max_value=TOP, places=8, allow_nan=False, allow_infinity=False))
+def test_any_in_range_decimal_round_trips_exactly(loop_and_repo, value):
+    loop, repo = loop_and_repo
+    loop.run_until_complete(repo.update_bot_instance("bot-1", {"current_balance": value}))
+    stored = loop.run_until_complete(repo.get_bot_instance("bot-1")).current_balance
+    assert stored == value
+    assert stored.as_tuple().exponent == -8
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones(), allow_imaginary=False
+    )
+)
+def test_any_aware_datetime_round_trips_exactly(loop_and_repo, moment):
+    loop, repo = loop_and_repo
+    loop.run_until_complete(repo.update_bot_instance("bot-1", {"last_heartbeat": moment}))
+    stored = loop.run_until_complete(repo.get_bot_instance("bot-1")).last_heartbeat
+    # Compared as UTC: Python never calls a time inside a DST fold equal to one in another zone.
+    assert stored == moment.astimezone(timezone.utc)
+    assert stored - datetime(1, 1, 1, tzinfo=timezone.utc) == moment - datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert stored.tzinfo == timezone.utc
