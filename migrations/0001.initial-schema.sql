@@ -228,6 +228,8 @@ CREATE INDEX idx_bot_trade_type ON trades (bot_id, trade_type);
 -- however much history a bot has. The planner uses it only when a query says
 -- status = 'open' literally (a bound parameter does not match the WHERE).
 CREATE INDEX idx_open_trades ON trades (bot_id, entry_time) WHERE status = 'open';
+-- Every bot's open positions, oldest first, without reading closed history.
+CREATE INDEX idx_open_trades_by_entry ON trades (entry_time) WHERE status = 'open';
 -- A bot's closed trades, newest exit first.
 CREATE INDEX idx_closed_trades ON trades (bot_id, exit_time) WHERE status = 'closed';
 -- All bots' trades by exit: history pages and retention.

@@ -29,7 +29,7 @@ from .resources import resource_dir
 KINDS = ("one", "many", "exec")
 
 _HEADER = re.compile(r"^--\s*name:\s*(?P<name>\w+)\s*(?:\((?P<params>[^)]*)\))?\s*(?P<kind>:\w+)?\s*$")
-_NAME_LINE = re.compile(r"^--\s*name:")
+_NAME_LINE = re.compile(r"^--\s*name\b")
 # Strings, quoted identifiers and comments, which may contain text that looks like a :param.
 _NOT_CODE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

@@ -1,0 +1,91 @@
+"""The named-query loader fails loudly, and every query matches the record it fills."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import tradedb
+from conftest import trade_data
+from tradedb.queries import QUERIES, QuerySet, load_queries, parse_query_file
+
+RECORDS = {"trades.sql": tradedb.Trade, "bots.sql": tradedb.BotInstance, "metrics.sql": tradedb.PerformanceMetrics}
+
+
+def write(tmp_path: Path, text: str, name: str = "q.sql") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("-- name: a(x) :one\nSELECT :x;\n\n-- name: a(x) :one\nSELECT :x;\n", r"q.sql:4: duplicate query name 'a' \(first defined at q.sql:1\)"),
+        ("-- name: a(x) :single\nSELECT :x;\n", r"q.sql:1: query 'a' has kind 'single'"),
+        ("-- name: a\nSELECT 1;\n", r"q.sql:1: query 'a' has kind 'none'"),
+        ("-- a comment\n\n-- name: a(x) :one\nSELECT :x, :y;\n", r"q.sql:3: query 'a' uses :y but does not declare it"),
+        ("-- name: a(x, y) :one\nSELECT :x;\n", r"q.sql:1: query 'a' declares y but never uses it"),
+        ("SELECT 1;\n-- name: a :many\nSELECT 1;\n", r"q.sql:1: SQL before the first"),
+        ("-- name: a() :exec\n-- only a comment\n", r"q.sql:1: query 'a' has no SQL"),
+        ("-- name a :exec\nSELECT 1;\n", r"q.sql:1: malformed header"),
+    ],
+)
+def test_malformed_query_files_fail_with_file_and_line(tmp_path, text, message):
+    with pytest.raises(tradedb.QueryFileError, match=message):
+        QuerySet(parse_query_file(write(tmp_path, text)))
+
+
+def test_duplicates_across_files_are_caught(tmp_path):
+    write(tmp_path, "-- name: a() :exec\nDELETE FROM t;\n", "one.sql")
+    write(tmp_path, "-- name: a() :exec\nDELETE FROM u;\n", "two.sql")
+    with pytest.raises(tradedb.QueryFileError, match="two.sql:1: duplicate query name 'a'.*one.sql:1"):
+        load_queries(tmp_path)
+
+
+def test_text_that_only_looks_like_a_parameter_is_ignored(tmp_path):
+    text = "-- name: a(at) :one\n-- Says :nothing here.\nSELECT strftime('%H:%M:%S', :at), \"col:x\" /* :y */ -- :z\n;\n"
+    (query,) = parse_query_file(write(tmp_path, text))
+    assert query.params == {"at"} and query.doc == "Says :nothing here."
+
+
+def test_the_sql_sent_names_the_query_and_its_origin():
+    query = QUERIES["get_open_trades_of_bot"]
+    assert query.sql.startswith("-- name: get_open_trades_of_bot (sql/queries/trades.sql:")
+    assert query.kind == "many" and query.params == {"bot_id", "symbol"}
+
+
+def test_every_query_selects_the_columns_of_its_record(tmp_path):
+    from tradedb.migrations import apply_pending
+
+    path = tmp_path / "t.db"
+    apply_pending(path)
+    connection = sqlite3.connect(path)
+    checked = 0
+    for query in QUERIES.values():
+        if query.kind == "exec":
+            continue
+        record = RECORDS[query.origin.split("/")[-1].split(":")[0]]
+        cursor = connection.execute(query.sql, {name: -1 if name == "limit" else None for name in query.params})
+        assert [c[0] for c in cursor.description] == [f.name for f in dataclasses.fields(record)], query.name
+        checked += 1
+    connection.close()
+    assert checked >= 7
+
+
+def test_no_query_selects_star():
+    for query in QUERIES.values():
+        assert "*" not in query.sql.replace("/*", "").replace("*/", ""), query.name
+
+
+async def test_debug_log_names_each_query_its_parameters_and_time(repo, bot, caplog):
+    with caplog.at_level(logging.DEBUG, logger="tradedb.sql"):
+        trade = await repo.create_trade(trade_data())
+        await repo.get_trade_by_id(trade.id)
+    messages = [record.getMessage() for record in caplog.records if record.name == "tradedb.sql"]
+    assert any(m.startswith("insert_trade x1 (") and m.endswith(" ms)") for m in messages), messages
+    assert any(m.startswith("get_trade_by_id {'id': '" + trade.id) for m in messages), messages

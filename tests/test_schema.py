@@ -1,0 +1,154 @@
+"""The database enforces its own rules: what the sqlite3 shell can and cannot write."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from conftest import trade_data
+from tradedb.queries import QUERIES
+
+
+@pytest.fixture
+async def trade_id(repo, bot):
+    return (await repo.create_trade(trade_data())).id
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "trade_type = 'backtest'",
+        "direction = 'sideways'",
+        "status = 'pending'",
+        "symbol = ''",
+        "entry_price = 1.5",  # not canonical decimal text
+        "entry_price = '1.5'",
+        "entry_price = '-1.00000000'",
+        "entry_price = '1234567890123.00000000'",  # 13 integer digits
+        "size = 'abc'",
+        "commission = '-0.10000000'",
+        "net_pnl = '1-2.00000000'",
+        "net_pnl = '--1.00000000'",
+        "net_pnl = '1.0'",
+        "pnl_percentage = '1.00000000'",  # scale 4 column
+        "entry_time = '2024-03-01 12:00:00'",  # no microseconds, no Z
+        "entry_time = '2024-03-01T12:00:00.000000Z'",
+        "entry_time = '2024-02-30 12:00:00.000000Z'",
+        "entry_time = '2024-03-01 12:00:60.000000Z'",
+        "entry_time = '2024-03-01 12:00:00.000000+01:00'",
+        "extra_metadata = '{not json'",
+        "status = 'closed'",  # without exit_time and exit_price
+        "bot_id = 'ghost'",  # foreign key
+        "id = 'not-a-uuid'",
+        "id = upper(id)",
+    ],
+)
+async def test_shell_cannot_break_trade_rules(raw, trade_id, assignment):
+    with pytest.raises(sqlite3.IntegrityError):
+        raw.execute(f"UPDATE trades SET {assignment} WHERE id = ?", (trade_id,))
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "net_pnl = '-0.50000000'",
+        "gross_pnl = '123456789012345678901234.00000000'",  # computed values are never refused
+        "entry_price = '999999999999.99999999'",
+        "entry_time = '2024-03-01 23:59:59.999999Z'",
+        "extra_metadata = '{\"a\": [1, 2]}'",
+        "exit_price = '1.00000000', exit_time = '2024-03-02 00:00:00.000000Z', status = 'closed'",
+    ],
+)
+async def test_shell_can_write_valid_values(raw, trade_id, assignment):
+    raw.execute(f"UPDATE trades SET {assignment} WHERE id = ?", (trade_id,))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO bot_instances (id, type) VALUES ('b', 'backtest')",
+        "INSERT INTO bot_instances (id, type, status) VALUES ('b', 'paper', 'sleeping')",
+        "INSERT INTO bot_instances (id, type) VALUES ('', 'paper')",
+        "INSERT INTO bot_instances (id, type, current_balance) VALUES ('b', 'paper', 10.5)",
+        "INSERT INTO bot_instances (id, type, total_pnl) VALUES ('b', 'paper', NULL)",
+        "INSERT INTO performance_metrics (id, bot_id) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'ghost')",
+        "INSERT INTO performance_metrics (id, bot_id, win_rate) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'bot-1', '100.01')",
+        "INSERT INTO performance_metrics (id, bot_id, total_trades) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'bot-1', -1)",
+        "INSERT INTO performance_metrics (id, bot_id, total_trades) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'bot-1', 2.5)",
+        "INSERT INTO performance_metrics (id, bot_id, sharpe_ratio) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'bot-1', '1.5')",
+    ],
+)
+async def test_shell_cannot_break_bot_and_metrics_rules(raw, bot, statement):
+    with pytest.raises(sqlite3.IntegrityError):
+        raw.execute(statement)
+
+
+async def test_shell_inserts_get_defaults(raw):
+    raw.execute("INSERT INTO bot_instances (id, type) VALUES ('shell-bot', 'live')")
+    status, total_pnl, created_at = raw.execute(
+        "SELECT status, total_pnl, created_at FROM bot_instances WHERE id = 'shell-bot'"
+    ).fetchone()
+    assert (status, total_pnl) == ("running", "0.00000000")
+    assert len(created_at) == 27 and created_at.endswith("Z")
+
+
+@pytest.mark.parametrize("status", ["closed", "cancelled"])
+async def test_shell_cannot_reopen_a_trade(repo, raw, trade_id, status):
+    if status == "closed":
+        await repo.close_trade(trade_id, exit_price="51000")
+    else:
+        await repo.cancel_trade(trade_id)
+    with pytest.raises(sqlite3.IntegrityError, match="cannot change status"):
+        raw.execute("UPDATE trades SET status = 'open' WHERE id = ?", (trade_id,))
+
+
+async def test_shell_edits_touch_updated_at(raw, trade_id):
+    before = raw.execute("SELECT updated_at FROM trades").fetchone()[0]
+    raw.execute("UPDATE trades SET updated_at = '2000-01-01 00:00:00.000000Z'")
+    raw.execute("UPDATE trades SET exit_reason = 'manual'")
+    after = raw.execute("SELECT updated_at FROM trades").fetchone()[0]
+    assert after > before
+
+
+async def test_money_is_stored_as_exact_text(raw, repo, bot):
+    await repo.create_trade(trade_data(entry_price="123456789012.12345678"))
+    assert raw.execute("SELECT entry_price, typeof(entry_price) FROM trades").fetchone() == (
+        "123456789012.12345678",
+        "text",
+    )
+
+
+def plan(raw, query_name, **params):
+    rows = raw.execute("EXPLAIN QUERY PLAN " + QUERIES[query_name].sql, params).fetchall()
+    return " | ".join(row[-1] for row in rows)
+
+
+async def test_open_trades_of_a_bot_never_scan_its_closed_ones(repo, bot, raw):
+    await repo.create_trade(trade_data())
+    raw.execute("ANALYZE")
+    text = plan(raw, "get_open_trades_of_bot", bot_id="bot-1", symbol=None)
+    assert "USING INDEX idx_open_trades" in text, text
+    assert "SCAN trades" not in text and "TEMP B-TREE" not in text, text
+
+
+async def test_open_trades_of_all_bots_read_only_open_ones(raw, trade_id):
+    text = plan(raw, "get_open_trades", symbol=None)
+    assert "idx_open_trades" in text, text
+
+
+async def test_closed_trades_of_a_bot_use_their_index(raw, trade_id):
+    text = plan(raw, "get_closed_trades_of_bot", bot_id="bot-1", symbol=None, since=None, until=None, limit=-1)
+    assert "idx_closed_trades" in text and "TEMP B-TREE" not in text, text
+
+
+async def test_required_indexes_exist(raw):
+    names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"idx_symbol_status", "idx_entry_time", "idx_strategy", "idx_bot_trade_type", "idx_open_trades"} <= names
+    columns = {row[2] for row in raw.execute("PRAGMA index_info(idx_strategy)")}
+    assert columns == {"entry_logic_name", "exit_logic_name"}
+
+
+async def test_connection_runs_in_wal_with_foreign_keys(repo, raw):
+    assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert raw.execute("PRAGMA foreign_key_list(trades)").fetchone()[2] == "bot_instances"
