@@ -61,11 +61,12 @@ def decimal_to_text(number: Decimal) -> str:
 class DecimalKind:
     """DECIMAL(precision, scale) stored as canonical text."""
 
-    def __init__(self, precision: int, scale: int, *, signed: bool = True) -> None:
+    def __init__(self, precision: int, scale: int, *, signed: bool = True, maximum: Decimal | None = None) -> None:
         self.precision = precision
         self.scale = scale
         self.int_digits = precision - scale
         self.signed = signed
+        self.maximum = maximum
 
     def round(self, field: str, value: Any) -> Decimal:
         """Validate a caller's value and round it to the scale; refuse what does not fit."""
@@ -78,6 +79,8 @@ class DecimalKind:
             raise self._too_large(field, value)
         if rounded < 0 and not self.signed:
             raise ValidationError(field, f"must not be negative, got {value!r}")
+        if self.maximum is not None and rounded > self.maximum:
+            raise ValidationError(field, f"must be at most {self.maximum}, got {value!r}")
         return rounded
 
     def _too_large(self, field: str, value: Any) -> ValidationError:

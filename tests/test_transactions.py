@@ -1,0 +1,144 @@
+"""Transactions: all or nothing, nesting, and coroutines that never see or join each other's work."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import tradedb
+from conftest import trade_data
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_an_exception_rolls_back_every_call_in_the_transaction(repo):
+    with pytest.raises(Boom):
+        async with repo.transaction():
+            await repo.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "10"})
+            trade = await repo.create_trade(trade_data())
+            await repo.close_trade(trade.id, exit_price="51000")
+            raise Boom
+    assert await repo.get_bot_instance("bot-1") is None
+    assert await repo.get_trade_by_id(trade.id) is None
+
+
+async def test_a_transaction_commits_together_and_sees_its_own_writes(repo):
+    async with repo.transaction():
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
+        trade = await repo.create_trade(trade_data())
+        assert (await repo.get_trade_by_id(trade.id)).status == "open"
+        assert [t.id for t in await repo.get_open_trades("bot-1")] == [trade.id]
+    assert await repo.get_trade_by_id(trade.id) == trade
+
+
+async def test_a_failed_call_inside_a_transaction_leaves_the_rest(repo, bot):
+    async with repo.transaction():
+        kept = await repo.create_trade(trade_data())
+        with pytest.raises(tradedb.ValidationError):
+            await repo.create_trades([trade_data(), trade_data(size="-1")])
+    assert [t.id for t in await repo.get_open_trades()] == [kept.id]
+
+
+async def test_nested_transactions_are_savepoints(repo, bot):
+    async with repo.transaction():
+        outer = await repo.create_trade(trade_data())
+        with pytest.raises(Boom):
+            async with repo.transaction():
+                await repo.create_trade(trade_data(symbol="ETHUSDT"))
+                raise Boom
+        async with repo.transaction():
+            inner = await repo.create_trade(trade_data(symbol="SOLUSDT"))
+    assert {t.id for t in await repo.get_open_trades()} == {outer.id, inner.id}
+
+
+async def test_other_coroutines_read_the_last_commit_while_a_transaction_is_open(repo, bot):
+    committed = await repo.create_trade(trade_data())
+    opened, release = asyncio.Event(), asyncio.Event()
+
+    async def writer():
+        async with repo.transaction():
+            await repo.create_trade(trade_data(symbol="ETHUSDT"))
+            await repo.close_trade(committed.id, exit_price="51000")
+            opened.set()
+            await release.wait()
+
+    task = asyncio.create_task(writer())
+    await opened.wait()
+    # These complete while the writer's transaction is still open, and see none of it.
+    seen = await asyncio.wait_for(repo.get_open_trades(), timeout=2)
+    assert [t.id for t in seen] == [committed.id]
+    assert (await asyncio.wait_for(repo.get_bot_instance("bot-1"), timeout=2)).total_pnl == 0
+    release.set()
+    await task
+    assert (await repo.get_trade_by_id(committed.id)).status == "closed"
+
+
+async def test_a_write_from_another_coroutine_waits_and_never_joins_the_open_transaction(repo, bot):
+    opened = asyncio.Event()
+    release = asyncio.Event()
+
+    async def failing_writer():
+        async with repo.transaction():
+            await repo.create_trade(trade_data(symbol="ETHUSDT"))
+            opened.set()
+            await release.wait()
+            raise Boom
+
+    failing = asyncio.create_task(failing_writer())
+    await opened.wait()
+    other = asyncio.create_task(repo.create_trade(trade_data(symbol="SOLUSDT")))
+    await asyncio.sleep(0.05)
+    assert not other.done()  # waits for its turn rather than writing inside the open transaction
+    release.set()
+    with pytest.raises(Boom):
+        await failing
+    survivor = await other
+    assert [t.id for t in await repo.get_open_trades()] == [survivor.id]
+
+
+async def test_a_task_started_inside_a_transaction_does_not_join_it(repo, bot):
+    async with repo.transaction():
+        await repo.create_trade(trade_data())
+        child = asyncio.create_task(repo.get_open_trades())
+        assert await child == []  # reads the last commit, not the parent's open transaction
+
+
+async def test_waiting_longer_than_busy_timeout_for_this_repository_raises_database_busy(db_path):
+    async with tradedb.connect(db_path, busy_timeout=0.2) as repo:
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
+        opened, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_writer():
+            async with repo.transaction():
+                opened.set()
+                await release.wait()
+
+        task = asyncio.create_task(slow_writer())
+        await opened.wait()
+        with pytest.raises(tradedb.DatabaseBusy, match="busy_timeout"):
+            await repo.create_trade(trade_data())
+        release.set()
+        await task
+        assert await repo.get_open_trades() == []
+
+
+async def test_another_connection_holding_the_lock_gives_database_busy_and_writes_nothing(db_path):
+    async with tradedb.connect(db_path, busy_timeout=0.2) as first, tradedb.connect(db_path, busy_timeout=0.2) as second:
+        await first.create_bot_instance({"id": "bot-1", "type": "paper"})
+        async with second.transaction():
+            await second.create_bot_instance({"id": "bot-2", "type": "paper"})
+            with pytest.raises(tradedb.DatabaseBusy):
+                await first.create_trade(trade_data())
+        assert await first.get_open_trades() == []
+        assert await first.get_bot_instance("bot-2") is not None
+
+
+async def test_a_closed_repository_says_so(db_path):
+    repo = await tradedb.connect(db_path)
+    await repo.close()
+    await repo.close()
+    with pytest.raises(tradedb.TradeDBError, match="closed"):
+        await repo.list_bot_instances()
