@@ -83,9 +83,9 @@ async def test_trade_for_unknown_bot_says_create_the_bot_first(repo):
         await repo.create_trade(trade_data(bot_id="ghost"))
 
 
-async def test_duplicate_id_is_a_conflict(repo, bot):
+async def test_an_existing_id_with_another_entry_is_a_conflict(repo, bot):
     trade = await repo.create_trade(trade_data())
-    with pytest.raises(tradedb.ConflictError):
+    with pytest.raises(tradedb.ConflictError, match="symbol"):
         await repo.create_trade(trade_data(id=trade.id, symbol="ETHUSDT"))
 
 
@@ -337,8 +337,8 @@ async def test_create_trades_of_closed_history_books_their_pnl(repo, bot):
 
 async def test_create_trades_conflicting_ids_write_nothing(repo, bot):
     same = str(uuid.uuid4())
-    with pytest.raises(tradedb.ConflictError):
-        await repo.create_trades([trade_data(id=same), trade_data(id=same)])
+    with pytest.raises(tradedb.ConflictError, match="symbol"):
+        await repo.create_trades([trade_data(id=same), trade_data(id=same, symbol="ETHUSDT")])
     assert await repo.get_open_trades() == []
 
 

@@ -14,13 +14,14 @@ from .errors import (
     TradeDBError,
     ValidationError,
 )
-from .records import BotInstance, PerformanceMetrics, Trade
+from .records import BotInstance, BotState, PerformanceMetrics, Trade
 from .repository import Connection, Repository, connect
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BotInstance",
+    "BotState",
     "ConflictError",
     "Connection",
     "DatabaseBusy",

@@ -6,12 +6,22 @@ the transaction the repository opened for it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, localcontext
 from typing import Any, Mapping
 
 from .errors import ConflictError, NotFoundError, ValidationError
 from .queries import QUERIES
-from .records import BOT_COLUMNS, MONEY, BotInstance, bot_from_row, check_fields, stored_row
+from .records import (
+    BOT_COLUMNS,
+    MONEY,
+    BotInstance,
+    BotState,
+    bot_from_row,
+    check_fields,
+    stored_row,
+    trade_from_row,
+)
 from .sqlite import Session
 from .values import EXACT, time_to_text, utc_now
 
@@ -19,6 +29,8 @@ INSERT_BOT = QUERIES["insert_bot_instance"]
 GET_BOT = QUERIES["get_bot_instance"]
 LIST_BOTS = QUERIES["list_bot_instances"]
 UPDATE_BOT = QUERIES["update_bot_instance"]
+STALE_BOTS = QUERIES["get_stale_bots"]
+OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
 
 AUTOMATIC = ("created_at", "updated_at")
 
@@ -43,13 +55,13 @@ def write_bot(session: Session, row: dict[str, Any]) -> BotInstance:
     return bot_from_row(tuple(row.values()))
 
 
-def create_bot_instance(session: Session, data: Mapping[str, Any]) -> BotInstance:
+def create_bot_instance(session: Session, data: Mapping[str, Any], now: str | None = None) -> BotInstance:
     """Store a new bot; its id must be new."""
     check_fields("bot instance", data, BOT_COLUMNS, fixed=AUTOMATIC)
     for required in ("id", "type"):
         if data.get(required) is None:
             raise ValidationError(required, "is required for a bot instance")
-    now = time_to_text(utc_now())
+    now = now or time_to_text(utc_now())
     # In column order: records are built from the row by position. None means "not given".
     row = {name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in BOT_COLUMNS.items()}
     row["status"] = row["status"] or "running"
@@ -98,3 +110,54 @@ def book_pnl(session: Session, bot_id: str, change: Decimal, now: str) -> None:
             row["current_balance"] = MONEY.computed(Decimal(row["current_balance"]) + change)
     row["updated_at"] = now
     write_bot(session, row)
+
+
+def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:
+    """Create the bot or mark it running again; return it with its open positions."""
+    check_fields("bot instance", data, BOT_COLUMNS, fixed=(*AUTOMATIC, "started_at", "last_heartbeat"))
+    if data.get("status", "running") != "running":
+        raise ValidationError("status", "start_bot always marks a bot running; use stop_bot to stop it")
+    if data.get("id") is None:
+        raise ValidationError("id", "is required to start a bot")
+    now = time_to_text(utc_now())
+    row = bot_row(session, BOT_COLUMNS["id"].to_db("id", data["id"]))
+    if row is None:
+        bot = create_bot_instance(session, {**data, "status": "running", "started_at": now, "last_heartbeat": now}, now)
+    else:
+        for name, value in data.items():
+            if name != "id":
+                row[name] = BOT_COLUMNS[name].to_db(name, value)
+        if row["total_pnl"] is None:
+            raise ValidationError("total_pnl", "cannot be None; set it to 0 to reset a bot's books")
+        row["status"] = "running"
+        row["started_at"] = row["last_heartbeat"] = row["updated_at"] = now
+        bot = write_bot(session, row)
+    trades = [trade_from_row(r) for r in session.many(OPEN_TRADES_OF_BOT, {"bot_id": bot.id, "symbol": None})]
+    return BotState(bot=bot, open_trades=trades)
+
+
+def stop_bot(session: Session, bot_id: str, status: str) -> BotInstance:
+    """Mark a bot stopped, or in error."""
+    if status not in ("stopped", "error"):
+        raise ValidationError("status", f"{status!r} is not a stopped status; use 'stopped' or 'error'")
+    row = existing_bot_row(session, bot_id)
+    row["status"] = status
+    row["updated_at"] = time_to_text(utc_now())
+    return write_bot(session, row)
+
+
+def heartbeat(session: Session, bot_id: str, current_balance: Any, status: Any) -> BotInstance:
+    """Record that a bot is alive, with its balance and status when given."""
+    row = existing_bot_row(session, bot_id)
+    if current_balance is not None:
+        row["current_balance"] = BOT_COLUMNS["current_balance"].to_db("current_balance", current_balance)
+    if status is not None:
+        row["status"] = BOT_COLUMNS["status"].to_db("status", status)
+    row["last_heartbeat"] = row["updated_at"] = time_to_text(utc_now())
+    return write_bot(session, row)
+
+
+def get_stale_bots(session: Session, max_age: timedelta) -> list[BotInstance]:
+    """Bots marked running that have not shown life for longer than max_age."""
+    cutoff = time_to_text(utc_now() - max_age)
+    return [bot_from_row(row) for row in session.many(STALE_BOTS, {"cutoff": cutoff})]

@@ -112,6 +112,14 @@ class PerformanceMetrics:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class BotState:
+    """What start_bot returns: the bot as stored and its open positions, oldest entry first."""
+
+    bot: BotInstance
+    open_trades: list[Trade]
+
+
 # Each table's columns and how their values are checked and read. Columns
 # whose values tradedb computes are listed too: a caller may supply them
 # (importing history, say), and then they are checked like any input.

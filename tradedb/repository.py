@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from . import bots, metrics, trades
 from .errors import ValidationError
 from .migrations import prepare
-from .records import BOT_ID, BOT_STATUSES, TIME, UUID, BotInstance, PerformanceMetrics, Trade
+from .records import BOT_ID, BOT_STATUSES, TIME, UUID, BotInstance, BotState, PerformanceMetrics, Trade
 from .sqlite import Database
 
 DEFAULT_DATABASE = "db/trading.db"
@@ -152,6 +152,24 @@ class Repository:
         if status is not None and status not in BOT_STATUSES:
             raise ValidationError("status", f"{status!r} is not one of {', '.join(BOT_STATUSES)}")
         return await self._db.read(bots.list_bot_instances, status)
+
+    async def start_bot(self, data: Mapping[str, Any]) -> BotState:
+        """The call a bot makes at start: create or mark running, and get back its open positions."""
+        return await self._db.write(bots.start_bot, dict(data) if isinstance(data, Mapping) else data)
+
+    async def stop_bot(self, bot_id: str, status: str = "stopped") -> BotInstance:
+        """Mark a bot 'stopped' (or 'error')."""
+        return await self._db.write(bots.stop_bot, bot_id, status)
+
+    async def heartbeat(self, bot_id: str, *, current_balance: Any = None, status: str | None = None) -> BotInstance:
+        """Record that a bot is alive (last_heartbeat = now), with its balance and status when given."""
+        return await self._db.write(bots.heartbeat, bot_id, current_balance, status)
+
+    async def get_stale_bots(self, max_age: timedelta = timedelta(minutes=5)) -> list[BotInstance]:
+        """Bots marked running whose last heartbeat (or start) is older than max_age: they crashed without stopping."""
+        if not isinstance(max_age, timedelta) or max_age < timedelta(0):
+            raise ValidationError("max_age", f"expected a timedelta of at least 0, got {max_age!r}")
+        return await self._db.read(bots.get_stale_bots, max_age)
 
     # Metrics
 

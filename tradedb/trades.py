@@ -7,13 +7,14 @@ the transaction the repository opened for it, so everything one call does
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
 from .bots import bot_row, book_pnl
-from .errors import InvalidTransition, NotFoundError, ValidationError
+from .errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from .queries import QUERIES
 from .records import (
     MONEY,
@@ -37,10 +38,15 @@ OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
 OPEN_TRADES = QUERIES["get_open_trades"]
 CLOSED_TRADES_OF_BOT = QUERIES["get_closed_trades_of_bot"]
 CLOSED_TRADES = QUERIES["get_closed_trades"]
+TRADES_BY_IDS = QUERIES["get_trades_by_ids"]
 
 REQUIRED = ("bot_id", "trade_type", "entry_logic_name", "exit_logic_name", "symbol", "interval", "direction")
 AUTOMATIC = ("created_at", "updated_at")
-PNL_FIELDS = ("exit_value", "gross_pnl", "net_pnl", "pnl_percentage")
+# What identifies a trade's entry: a retried create_trade must repeat these.
+ENTRY_FIELDS = (
+    "bot_id", "trade_type", "symbol", "interval", "direction", "entry_logic_name", "exit_logic_name",
+    "entry_time", "entry_price", "size",
+)
 
 
 def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
@@ -150,9 +156,9 @@ def check_transition(trade_id: str, old: str, new: str) -> None:
 
 
 def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[Trade]:
-    """Store new trades, all or none."""
+    """Store new trades, all or none; a client-chosen id that exists with the same entry returns that trade."""
     now = time_to_text(utc_now())
-    rows = []
+    rows, chosen_ids = [], []
     for index, data in enumerate(items):
         try:
             rows.append(new_trade_row(data, now))
@@ -160,17 +166,46 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
             if len(items) == 1:
                 raise
             raise ValidationError(f"trades[{index}].{error.field}", error.reason) from None
-    require_bots(session, {row["bot_id"] for row in rows})
-    session.exec_many(INSERT_TRADE, rows)
+        if data.get("id") is not None:
+            chosen_ids.append(rows[-1]["id"])
+    known = stored_trades(session, chosen_ids) if chosen_ids else {}
+    results, new_rows = [], []
+    for row in rows:
+        earlier = known.get(row["id"])
+        if earlier is None:
+            known[row["id"]] = row
+            new_rows.append(row)
+            results.append(row)
+        else:
+            require_same_entry(earlier, row)
+            results.append(earlier)
+    require_bots(session, {row["bot_id"] for row in new_rows})
+    session.exec_many(INSERT_TRADE, new_rows)
     books: dict[str, Decimal] = defaultdict(Decimal)
     with localcontext(EXACT):
-        for row in rows:
+        for row in new_rows:
             contribution = booked(row)
             if contribution:
                 books[contribution[0]] += contribution[1]
     for bot_id, change in books.items():
         book_pnl(session, bot_id, change, now)
-    return [trade_from_row(tuple(row.values())) for row in rows]
+    return [trade_from_row(tuple(row.values())) for row in results]
+
+
+def stored_trades(session: Session, trade_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored rows of those of `trade_ids` that exist, by id."""
+    rows = session.many(TRADES_BY_IDS, {"ids": json.dumps(trade_ids)})
+    return {row[0]: stored_row(TRADE_COLUMNS, row) for row in rows}
+
+
+def require_same_entry(stored: Mapping[str, Any], retried: Mapping[str, Any]) -> None:
+    """A retried create must carry the entry it was first sent with; anything else is a conflict."""
+    different = [name for name in ENTRY_FIELDS if stored[name] != retried[name]]
+    if different:
+        raise ConflictError(
+            f"trade {stored['id']} exists with a different {', '.join(different)}; "
+            "a retry must send the same entry, and a new trade needs a new id"
+        )
 
 
 def update_trade(session: Session, trade_id: str, changes: Mapping[str, Any]) -> Trade:

@@ -33,3 +33,13 @@ SET type = :type, config_file = :config_file, status = :status,
     started_at = :started_at, last_heartbeat = :last_heartbeat,
     extra_metadata = :extra_metadata, updated_at = :updated_at
 WHERE id = :id;
+
+-- name: get_stale_bots(cutoff) :many
+-- Bots still marked running whose last sign of life (the last heartbeat, or
+-- the start if none was sent) is older than the cutoff, or that have
+-- neither: they crashed without stopping. ISO text compares as time.
+SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
+       last_heartbeat, extra_metadata, created_at, updated_at
+FROM bot_instances
+WHERE status = 'running' AND coalesce(last_heartbeat, started_at, '') < :cutoff
+ORDER BY id;

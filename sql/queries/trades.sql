@@ -101,3 +101,14 @@ WHERE status = 'closed'
   AND (:until IS NULL OR exit_time < :until)
 ORDER BY exit_time DESC
 LIMIT :limit;
+
+-- name: get_trades_by_ids(ids) :many
+-- The trades among a JSON array of ids, in no particular order: one query to
+-- tell which of a batch's client-chosen ids exist already (idempotent retries).
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE id IN (SELECT value FROM json_each(:ids));
