@@ -63,7 +63,9 @@ def create_bot_instance(session: Session, data: Mapping[str, Any], now: str | No
             raise ValidationError(required, "is required for a bot instance")
     now = now or time_to_text(utc_now())
     # In column order: records are built from the row by position. None means "not given".
-    row = {name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in BOT_COLUMNS.items()}
+    row: dict[str, Any] = {
+        name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in BOT_COLUMNS.items()
+    }
     row["status"] = row["status"] or "running"
     if row["total_pnl"] is None:
         row["total_pnl"] = MONEY.computed(Decimal(0))

@@ -23,7 +23,7 @@ def create_performance_metrics(session: Session, data: Mapping[str, Any]) -> Per
         raise ValidationError("bot_id", "is required for performance metrics")
     now = time_to_text(utc_now())
     # In column order: records are built from the row by position. None means "not given".
-    row = {
+    row: dict[str, Any] = {
         name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in METRICS_COLUMNS.items()
     }
     row["id"] = row["id"] or new_uuid()

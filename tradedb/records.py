@@ -14,7 +14,7 @@ from difflib import get_close_matches
 from typing import Any, Literal, TypeVar
 
 from .errors import ValidationError
-from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, TextKind, TimeKind, UuidKind
+from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, Kind, TextKind, TimeKind, UuidKind
 
 TradeType = Literal["paper", "live", "optimization"]
 Direction = Literal["long", "short"]
@@ -123,7 +123,7 @@ class BotState:
 # Each table's columns and how their values are checked and read. Columns
 # whose values tradedb computes are listed too: a caller may supply them
 # (importing history, say), and then they are checked like any input.
-TRADE_COLUMNS = {
+TRADE_COLUMNS: dict[str, Kind] = {
     "id": UUID,
     "bot_id": BOT_ID,
     "trade_type": ChoiceKind(*TRADE_TYPES),
@@ -155,7 +155,7 @@ TRADE_COLUMNS = {
     "updated_at": TIME,
 }
 
-BOT_COLUMNS = {
+BOT_COLUMNS: dict[str, Kind] = {
     "id": BOT_ID,
     "type": ChoiceKind(*TRADE_TYPES),
     "config_file": OPTIONAL_TEXT,
@@ -169,7 +169,7 @@ BOT_COLUMNS = {
     "updated_at": TIME,
 }
 
-METRICS_COLUMNS = {
+METRICS_COLUMNS: dict[str, Kind] = {
     "id": UUID,
     "bot_id": BOT_ID,
     "sharpe_ratio": RATIO,
@@ -192,7 +192,7 @@ METRICS_COLUMNS = {
 Record = TypeVar("Record", Trade, BotInstance, PerformanceMetrics)
 
 
-def row_reader(record: Callable[..., Record], columns: dict[str, Any]) -> Callable[[Sequence[Any]], Record]:
+def row_reader(record: Callable[..., Record], columns: dict[str, Kind]) -> Callable[[Sequence[Any]], Record]:
     """A function that builds `record` from a row whose values are in `columns` order."""
     readers = tuple(kind.from_db for kind in columns.values())
 
@@ -207,7 +207,7 @@ bot_from_row = row_reader(BotInstance, BOT_COLUMNS)
 metrics_from_row = row_reader(PerformanceMetrics, METRICS_COLUMNS)
 
 
-def check_fields(what: str, data: Any, columns: dict[str, Any], *, fixed: tuple[str, ...] = ()) -> None:
+def check_fields(what: str, data: Any, columns: dict[str, Kind], *, fixed: tuple[str, ...] = ()) -> None:
     """Refuse a data dict that is not a dict, has a key that is no column, or sets a `fixed` column."""
     if not isinstance(data, Mapping):
         raise ValidationError(what, f"expected a dict of fields, got {type(data).__name__}")
@@ -220,6 +220,6 @@ def check_fields(what: str, data: Any, columns: dict[str, Any], *, fixed: tuple[
             raise ValidationError(str(key), f"is not a field of a {what}{suggestion}")
 
 
-def stored_row(columns: dict[str, Any], row: Sequence[Any]) -> dict[str, Any]:
+def stored_row(columns: dict[str, Kind], row: Sequence[Any]) -> dict[str, Any]:
     """A row as a dict of column name to stored value."""
     return dict(zip(columns, row))

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -165,6 +167,47 @@ def _rollback_if_open(session: Session) -> None:
         session.connection.execute("ROLLBACK")
 
 
+def copy_database(source: Path, dest: Path, busy_timeout: float) -> None:
+    """Copy the live database at `source` to the new file `dest` with SQLite's online backup."""
+    # Written under a temporary name and renamed at the end, so `dest` is
+    # either a whole, checked copy or absent, even if the process dies.
+    partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
+    try:
+        reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=busy_timeout)
+        try:
+            target = sqlite3.connect(partial, isolation_level=None)
+            try:
+                # pages=-1 copies every page in one step, inside one read
+                # transaction: a consistent snapshot of the last commit. In
+                # WAL mode writers carry on meanwhile.
+                reader.backup(target, pages=-1)
+                # A self-contained file: no -wal or -shm needed to open it.
+                target.execute("PRAGMA journal_mode = DELETE")
+                problems = [row[0] for row in target.execute("PRAGMA quick_check")]
+            finally:
+                target.close()
+        finally:
+            reader.close()
+        if problems != ["ok"]:
+            raise TradeDBError(f"the copy of {source} failed its quick_check ({'; '.join(problems[:5])}); nothing was kept")
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def restore_database(backup: Path, dest: Path, busy_timeout: float) -> None:
+    """Make the live database at `dest` a copy of `backup` again, through SQLite (safe in WAL mode)."""
+    source = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(f"{dest.resolve().as_uri()}?mode=rw", uri=True, timeout=busy_timeout)
+        try:
+            source.backup(target, pages=-1)
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
 class _Worker:
     """One aiosqlite connection and the Session that lives in its thread."""
 
@@ -181,7 +224,7 @@ class _Worker:
     async def run(self, function: Callable[..., Result], *args: Any) -> Result:
         # aiosqlite has no public call that runs a function in its thread;
         # _execute is that call (stable across 0.17-0.22; pinned in pyproject).
-        return await self.connection._execute(function, self.session, *args)  # type: ignore[no-any-return]
+        return await self.connection._execute(function, self.session, *args)  # type: ignore[no-untyped-call,no-any-return]
 
 
 class Database:
@@ -279,3 +322,14 @@ class Database:
                 raise
             finally:
                 self._owner = None
+
+    async def backup(self, dest: Path) -> None:
+        """Copy the last commit to the new file `dest` (SQLite's online backup), in a thread of its own."""
+        if self._writer.session is None:
+            raise TradeDBError("the repository is closed; open a new one with tradedb.connect()")
+        # Its own connection and thread: neither this process's writes nor
+        # its reads wait while the pages are copied.
+        try:
+            await asyncio.to_thread(copy_database, self.path, dest, self.busy_timeout)
+        except sqlite3.Error as error:
+            raise translate(error, self.busy_timeout) from error

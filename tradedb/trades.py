@@ -56,7 +56,7 @@ def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
         if data.get(name) is None:
             raise ValidationError(name, "is required for a trade")
     # In column order: records are built from the row by position. None means "not given".
-    row = {
+    row: dict[str, Any] = {
         name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in TRADE_COLUMNS.items()
     }
     row["id"] = row["id"] or new_uuid()

@@ -13,7 +13,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import ValidationError
 
@@ -22,6 +22,16 @@ from .errors import ValidationError
 EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, traps=[InvalidOperation])
 UTC = timezone.utc
 _QUANTUM = {scale: Decimal(1).scaleb(-scale) for scale in (2, 4, 8)}
+
+
+class Kind(Protocol):
+    """What every column kind provides."""
+
+    def to_db(self, field: str, value: Any) -> Any:
+        """Validate a caller's value and return its stored form."""
+
+    def from_db(self, stored: Any) -> Any:
+        """The Python value of a stored one."""
 
 
 def to_decimal(field: str, value: Any) -> Decimal:
