@@ -19,26 +19,24 @@ CREATE TABLE bot_instances (
     CONSTRAINT bot_instances_type_known CHECK (type IN ('paper', 'live', 'optimization')),
     CONSTRAINT bot_instances_status_known CHECK (status IN ('running', 'stopped', 'error')),
     CONSTRAINT bot_instances_current_balance_decimal CHECK (
-        ltrim(current_balance, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(current_balance, 1, length(current_balance) - 9), '-0123456789') = ''
-        AND instr(substr(current_balance, 2), '-') = 0),
+        (current_balance GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR current_balance GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND current_balance NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT bot_instances_total_pnl_decimal CHECK (
-        ltrim(total_pnl, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(total_pnl, 1, length(total_pnl) - 9), '-0123456789') = ''
-        AND instr(substr(total_pnl, 2), '-') = 0),
+        (total_pnl GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR total_pnl GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND total_pnl NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT bot_instances_started_at_utc CHECK (
-        substr(started_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(started_at, 1, 19), '+0 days') = substr(started_at, 1, 19)),
+        started_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(started_at, 12, 2) < '24' AND date(substr(started_at, 1, 10), '+0 days') = substr(started_at, 1, 10)),
     CONSTRAINT bot_instances_last_heartbeat_utc CHECK (
-        substr(last_heartbeat, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(last_heartbeat, 1, 19), '+0 days') = substr(last_heartbeat, 1, 19)),
+        last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(last_heartbeat, 12, 2) < '24' AND date(substr(last_heartbeat, 1, 10), '+0 days') = substr(last_heartbeat, 1, 10)),
     CONSTRAINT bot_instances_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
     CONSTRAINT bot_instances_created_at_utc CHECK (
-        substr(created_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), '+0 days') = substr(created_at, 1, 19)),
+        created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(created_at, 12, 2) < '24' AND date(substr(created_at, 1, 10), '+0 days') = substr(created_at, 1, 10)),
     CONSTRAINT bot_instances_updated_at_utc CHECK (
-        substr(updated_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(updated_at, 1, 19), '+0 days') = substr(updated_at, 1, 19))
+        updated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(updated_at, 12, 2) < '24' AND date(substr(updated_at, 1, 10), '+0 days') = substr(updated_at, 1, 10))
 );
 
 CREATE TABLE trades (
@@ -83,66 +81,63 @@ CREATE TABLE trades (
     CONSTRAINT trades_closed_has_exit CHECK (
         status <> 'closed' OR (exit_time IS NOT NULL AND exit_price IS NOT NULL)),
     CONSTRAINT trades_entry_time_utc CHECK (
-        substr(entry_time, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(entry_time, 1, 19), '+0 days') = substr(entry_time, 1, 19)),
+        entry_time GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(entry_time, 12, 2) < '24' AND date(substr(entry_time, 1, 10), '+0 days') = substr(entry_time, 1, 10)),
     CONSTRAINT trades_exit_time_utc CHECK (
-        substr(exit_time, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(exit_time, 1, 19), '+0 days') = substr(exit_time, 1, 19)),
+        exit_time GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(exit_time, 12, 2) < '24' AND date(substr(exit_time, 1, 10), '+0 days') = substr(exit_time, 1, 10)),
     CONSTRAINT trades_buy_order_created_utc CHECK (
-        substr(buy_order_created, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(buy_order_created, 1, 19), '+0 days') = substr(buy_order_created, 1, 19)),
+        buy_order_created GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(buy_order_created, 12, 2) < '24' AND date(substr(buy_order_created, 1, 10), '+0 days') = substr(buy_order_created, 1, 10)),
     CONSTRAINT trades_buy_order_closed_utc CHECK (
-        substr(buy_order_closed, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(buy_order_closed, 1, 19), '+0 days') = substr(buy_order_closed, 1, 19)),
+        buy_order_closed GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(buy_order_closed, 12, 2) < '24' AND date(substr(buy_order_closed, 1, 10), '+0 days') = substr(buy_order_closed, 1, 10)),
     CONSTRAINT trades_sell_order_created_utc CHECK (
-        substr(sell_order_created, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(sell_order_created, 1, 19), '+0 days') = substr(sell_order_created, 1, 19)),
+        sell_order_created GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(sell_order_created, 12, 2) < '24' AND date(substr(sell_order_created, 1, 10), '+0 days') = substr(sell_order_created, 1, 10)),
     CONSTRAINT trades_sell_order_closed_utc CHECK (
-        substr(sell_order_closed, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(sell_order_closed, 1, 19), '+0 days') = substr(sell_order_closed, 1, 19)),
+        sell_order_closed GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(sell_order_closed, 12, 2) < '24' AND date(substr(sell_order_closed, 1, 10), '+0 days') = substr(sell_order_closed, 1, 10)),
     -- Prices and size: not negative, at most 12 integer digits.
     CONSTRAINT trades_entry_price_decimal CHECK (
         entry_price GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(entry_price, 1, length(entry_price) - 9), '0123456789') = ''
+        AND entry_price NOT GLOB '*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
         AND length(entry_price) <= 21),
     CONSTRAINT trades_exit_price_decimal CHECK (
         exit_price GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(exit_price, 1, length(exit_price) - 9), '0123456789') = ''
+        AND exit_price NOT GLOB '*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
         AND length(exit_price) <= 21),
     CONSTRAINT trades_size_decimal CHECK (
         size GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(size, 1, length(size) - 9), '0123456789') = ''
+        AND size NOT GLOB '*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
         AND length(size) <= 21),
     -- Values and commission: not negative; computed or summed, so unbounded.
     CONSTRAINT trades_entry_value_decimal CHECK (
         entry_value GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(entry_value, 1, length(entry_value) - 9), '0123456789') = ''),
+        AND entry_value NOT GLOB '*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT trades_exit_value_decimal CHECK (
         exit_value GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(exit_value, 1, length(exit_value) - 9), '0123456789') = ''),
+        AND exit_value NOT GLOB '*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT trades_commission_decimal CHECK (
         commission GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(commission, 1, length(commission) - 9), '0123456789') = ''),
+        AND commission NOT GLOB '*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     -- PnL: signed, computed, so unbounded.
     CONSTRAINT trades_gross_pnl_decimal CHECK (
-        ltrim(gross_pnl, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(gross_pnl, 1, length(gross_pnl) - 9), '-0123456789') = ''
-        AND instr(substr(gross_pnl, 2), '-') = 0),
+        (gross_pnl GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR gross_pnl GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND gross_pnl NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT trades_net_pnl_decimal CHECK (
-        ltrim(net_pnl, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(net_pnl, 1, length(net_pnl) - 9), '-0123456789') = ''
-        AND instr(substr(net_pnl, 2), '-') = 0),
+        (net_pnl GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR net_pnl GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND net_pnl NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT trades_pnl_percentage_decimal CHECK (
-        ltrim(pnl_percentage, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(pnl_percentage, 1, length(pnl_percentage) - 5), '-0123456789') = ''
-        AND instr(substr(pnl_percentage, 2), '-') = 0),
+        (pnl_percentage GLOB '[0-9]*.[0-9][0-9][0-9][0-9]' OR pnl_percentage GLOB '-[0-9]*.[0-9][0-9][0-9][0-9]')
+        AND pnl_percentage NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9]'),
     CONSTRAINT trades_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
     CONSTRAINT trades_created_at_utc CHECK (
-        substr(created_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), '+0 days') = substr(created_at, 1, 19)),
+        created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(created_at, 12, 2) < '24' AND date(substr(created_at, 1, 10), '+0 days') = substr(created_at, 1, 10)),
     CONSTRAINT trades_updated_at_utc CHECK (
-        substr(updated_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(updated_at, 1, 19), '+0 days') = substr(updated_at, 1, 19))
+        updated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(updated_at, 12, 2) < '24' AND date(substr(updated_at, 1, 10), '+0 days') = substr(updated_at, 1, 10))
 );
 
 CREATE TABLE performance_metrics (
@@ -168,53 +163,45 @@ CREATE TABLE performance_metrics (
         length(id) = 36 AND id GLOB '????????-????-????-????-????????????'
         AND id NOT GLOB '*[^0-9a-f-]*'),
     CONSTRAINT performance_metrics_sharpe_ratio_decimal CHECK (
-        ltrim(sharpe_ratio, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(sharpe_ratio, 1, length(sharpe_ratio) - 5), '-0123456789') = ''
-        AND instr(substr(sharpe_ratio, 2), '-') = 0),
+        (sharpe_ratio GLOB '[0-9]*.[0-9][0-9][0-9][0-9]' OR sharpe_ratio GLOB '-[0-9]*.[0-9][0-9][0-9][0-9]')
+        AND sharpe_ratio NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_profit_factor_decimal CHECK (
-        ltrim(profit_factor, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(profit_factor, 1, length(profit_factor) - 5), '-0123456789') = ''
-        AND instr(substr(profit_factor, 2), '-') = 0),
+        (profit_factor GLOB '[0-9]*.[0-9][0-9][0-9][0-9]' OR profit_factor GLOB '-[0-9]*.[0-9][0-9][0-9][0-9]')
+        AND profit_factor NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_max_drawdown_decimal CHECK (
-        ltrim(max_drawdown, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(max_drawdown, 1, length(max_drawdown) - 5), '-0123456789') = ''
-        AND instr(substr(max_drawdown, 2), '-') = 0),
+        (max_drawdown GLOB '[0-9]*.[0-9][0-9][0-9][0-9]' OR max_drawdown GLOB '-[0-9]*.[0-9][0-9][0-9][0-9]')
+        AND max_drawdown NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_total_return_decimal CHECK (
-        ltrim(total_return, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(total_return, 1, length(total_return) - 5), '-0123456789') = ''
-        AND instr(substr(total_return, 2), '-') = 0),
+        (total_return GLOB '[0-9]*.[0-9][0-9][0-9][0-9]' OR total_return GLOB '-[0-9]*.[0-9][0-9][0-9][0-9]')
+        AND total_return NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9]'),
     -- A percentage: 0.00 to 100.00.
     CONSTRAINT performance_metrics_win_rate_percent CHECK (
         win_rate GLOB '[0-9]*.[0-9][0-9]'
-        AND ltrim(substr(win_rate, 1, length(win_rate) - 3), '0123456789') = ''
+        AND win_rate NOT GLOB '*[^0-9]*.[0-9][0-9]'
         AND CAST(win_rate AS REAL) <= 100),
     CONSTRAINT performance_metrics_counts_not_negative CHECK (
         (total_trades IS NULL OR (typeof(total_trades) = 'integer' AND total_trades >= 0))
         AND (winning_trades IS NULL OR (typeof(winning_trades) = 'integer' AND winning_trades >= 0))
         AND (losing_trades IS NULL OR (typeof(losing_trades) = 'integer' AND losing_trades >= 0))),
     CONSTRAINT performance_metrics_avg_win_decimal CHECK (
-        ltrim(avg_win, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(avg_win, 1, length(avg_win) - 9), '-0123456789') = ''
-        AND instr(substr(avg_win, 2), '-') = 0),
+        (avg_win GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR avg_win GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND avg_win NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_avg_loss_decimal CHECK (
-        ltrim(avg_loss, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(avg_loss, 1, length(avg_loss) - 9), '-0123456789') = ''
-        AND instr(substr(avg_loss, 2), '-') = 0),
+        (avg_loss GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR avg_loss GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND avg_loss NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_largest_win_decimal CHECK (
-        ltrim(largest_win, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(largest_win, 1, length(largest_win) - 9), '-0123456789') = ''
-        AND instr(substr(largest_win, 2), '-') = 0),
+        (largest_win GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR largest_win GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND largest_win NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_largest_loss_decimal CHECK (
-        ltrim(largest_loss, '-') GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-        AND ltrim(substr(largest_loss, 1, length(largest_loss) - 9), '-0123456789') = ''
-        AND instr(substr(largest_loss, 2), '-') = 0),
+        (largest_loss GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR largest_loss GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+        AND largest_loss NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_calculated_at_utc CHECK (
-        substr(calculated_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(calculated_at, 1, 19), '+0 days') = substr(calculated_at, 1, 19)),
+        calculated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(calculated_at, 12, 2) < '24' AND date(substr(calculated_at, 1, 10), '+0 days') = substr(calculated_at, 1, 10)),
     CONSTRAINT performance_metrics_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
     CONSTRAINT performance_metrics_created_at_utc CHECK (
-        substr(created_at, 18) GLOB '[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND strftime('%Y-%m-%d %H:%M:%S', substr(created_at, 1, 19), '+0 days') = substr(created_at, 1, 19))
+        created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+        AND substr(created_at, 12, 2) < '24' AND date(substr(created_at, 1, 10), '+0 days') = substr(created_at, 1, 10))
 );
 
 -- The indexes the original design asked for.

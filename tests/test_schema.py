@@ -31,6 +31,13 @@ async def trade_id(repo, bot):
         "net_pnl = '1-2.00000000'",
         "net_pnl = '--1.00000000'",
         "net_pnl = '1.0'",
+        "net_pnl = '1a.00000000'",
+        "net_pnl = '+1.00000000'",
+        "net_pnl = ' 1.00000000'",
+        "net_pnl = '.12345678'",
+        "net_pnl = '1.2.00000000'",
+        "size = '1 .00000000'",
+        "size = '-.00000000'",
         "pnl_percentage = '1.00000000'",  # scale 4 column
         "entry_time = '2024-03-01 12:00:00'",  # no microseconds, no Z
         "entry_time = '2024-03-01T12:00:00.000000Z'",
