@@ -19,6 +19,7 @@ from .records import (
     BotState,
     bot_from_row,
     check_fields,
+    new_row,
     stored_row,
     trade_from_row,
 )
@@ -62,10 +63,7 @@ def create_bot_instance(session: Session, data: Mapping[str, Any], now: str | No
         if data.get(required) is None:
             raise ValidationError(required, "is required for a bot instance")
     now = now or time_to_text(utc_now())
-    # In column order: records are built from the row by position. None means "not given".
-    row: dict[str, Any] = {
-        name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in BOT_COLUMNS.items()
-    }
+    row = new_row(BOT_COLUMNS, data)
     row["status"] = row["status"] or "running"
     if row["total_pnl"] is None:
         row["total_pnl"] = MONEY.computed(Decimal(0))

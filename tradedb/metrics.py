@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import ValidationError
 from .queries import QUERIES
-from .records import METRICS_COLUMNS, PerformanceMetrics, check_fields, metrics_from_row
+from .records import METRICS_COLUMNS, PerformanceMetrics, check_fields, metrics_from_row, new_row
 from .sqlite import Session
 from .trades import require_bots
 from .values import new_uuid, time_to_text, utc_now
@@ -22,10 +22,7 @@ def create_performance_metrics(session: Session, data: Mapping[str, Any]) -> Per
     if data.get("bot_id") is None:
         raise ValidationError("bot_id", "is required for performance metrics")
     now = time_to_text(utc_now())
-    # In column order: records are built from the row by position. None means "not given".
-    row: dict[str, Any] = {
-        name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in METRICS_COLUMNS.items()
-    }
+    row = new_row(METRICS_COLUMNS, data)
     row["id"] = row["id"] or new_uuid()
     row["calculated_at"] = row["calculated_at"] or now
     row["created_at"] = now

@@ -220,6 +220,15 @@ def check_fields(what: str, data: Any, columns: dict[str, Kind], *, fixed: tuple
             raise ValidationError(str(key), f"is not a field of a {what}{suggestion}")
 
 
+def new_row(columns: dict[str, Kind], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored form of checked data, in column order (records are built by position); None where not given."""
+    row = dict.fromkeys(columns)
+    for name, value in data.items():
+        if value is not None:
+            row[name] = columns[name].to_db(name, value)
+    return row
+
+
 def stored_row(columns: dict[str, Kind], row: Sequence[Any]) -> dict[str, Any]:
     """A row as a dict of column name to stored value."""
     return dict(zip(columns, row))

@@ -25,6 +25,7 @@ from .records import (
     UNSIGNED_MONEY,
     Trade,
     check_fields,
+    new_row,
     stored_row,
     trade_from_row,
 )
@@ -55,10 +56,7 @@ def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
     for name in REQUIRED:
         if data.get(name) is None:
             raise ValidationError(name, "is required for a trade")
-    # In column order: records are built from the row by position. None means "not given".
-    row: dict[str, Any] = {
-        name: None if data.get(name) is None else kind.to_db(name, data[name]) for name, kind in TRADE_COLUMNS.items()
-    }
+    row = new_row(TRADE_COLUMNS, data)
     row["id"] = row["id"] or new_uuid()
     row["status"] = row["status"] or "open"
     if row["entry_value"] is None and row["entry_price"] is not None and row["size"] is not None:

@@ -119,7 +119,9 @@ class DecimalKind:
 
 def time_to_text(moment: datetime) -> str:
     """Stored form of an aware datetime: 'YYYY-MM-DD HH:MM:SS.ffffffZ' in UTC."""
-    return moment.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")[:-6] + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(sep=" ", timespec="microseconds")[:-6] + "Z"
 
 
 def utc_now() -> datetime:
