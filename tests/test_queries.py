@@ -69,9 +69,15 @@ def test_every_query_selects_the_columns_of_its_record(tmp_path):
     for query in QUERIES.values():
         if query.kind == "exec":
             continue
-        record = RECORDS[query.origin.split("/")[-1].split(":")[0]]
-        cursor = connection.execute(query.sql, {name: -1 if name == "limit" else None for name in query.params})
-        assert [c[0] for c in cursor.description] == [f.name for f in dataclasses.fields(record)], query.name
+        record = RECORDS.get(query.origin.split("/")[-1].split(":")[0])
+        numbers = {"limit": -1, "page_size": 10, "after": 0, "batch_size": 10}
+        cursor = connection.execute(query.sql, {name: numbers.get(name) for name in query.params})
+        columns = [c[0] for c in cursor.description]
+        if record is None or columns[0] != "id":
+            continue  # an aggregate, not a record
+        if columns[-1] == "position":  # paging queries add the storage position last
+            columns.pop()
+        assert columns == [f.name for f in dataclasses.fields(record)], query.name
         checked += 1
     connection.close()
     assert checked >= 7

@@ -358,3 +358,20 @@ async def test_pnl_percentage_is_none_without_entry_value(repo, bot):
     assert trade.entry_value == 0
     closed = await repo.close_trade(trade.id, exit_price="1")
     assert closed.pnl_percentage is None and closed.gross_pnl == D("0.00000001")
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 1000])
+async def test_iter_trades_streams_every_matching_trade_in_storage_order(repo, bot, page_size):
+    await repo.create_bot_instance({"id": "bot-2", "type": "paper"})
+    created = [await repo.create_trade(trade_data(bot_id="bot-1" if n % 3 else "bot-2")) for n in range(7)]
+    await repo.close_trade(created[1].id, exit_price="1")
+    assert [t.id async for t in repo.iter_trades(page_size=page_size)] == [t.id for t in created]
+    mine = [t.id async for t in repo.iter_trades(bot_id="bot-1", status="open", page_size=page_size)]
+    assert mine == [t.id for n, t in enumerate(created) if n % 3 and n != 1]
+    assert [t.status async for t in repo.iter_trades(status="closed")] == ["closed"]
+
+
+@pytest.mark.parametrize("bad", [{"status": "done"}, {"page_size": 0}, {"bot_id": 3}])
+async def test_iter_trades_refuses_bad_filters(repo, bad):
+    with pytest.raises(tradedb.ValidationError):
+        [t async for t in repo.iter_trades(**bad)]

@@ -23,6 +23,7 @@ BotStatus = Literal["running", "stopped", "error"]
 
 TRADE_TYPES: tuple[TradeType, ...] = ("paper", "live", "optimization")
 BOT_STATUSES: tuple[BotStatus, ...] = ("running", "stopped", "error")
+TRADE_STATUSES: tuple[TradeStatus, ...] = ("open", "closed", "cancelled")
 
 MONEY = DecimalKind(20, 8)
 UNSIGNED_MONEY = DecimalKind(20, 8, signed=False)
@@ -149,7 +150,7 @@ TRADE_COLUMNS: dict[str, Kind] = {
     "pnl_percentage": RATIO,
     "direction": ChoiceKind("long", "short"),
     "exit_reason": OPTIONAL_TEXT,
-    "status": ChoiceKind("open", "closed", "cancelled"),
+    "status": ChoiceKind(*TRADE_STATUSES),
     "extra_metadata": JSON,
     "created_at": TIME,
     "updated_at": TIME,

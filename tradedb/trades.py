@@ -40,6 +40,7 @@ OPEN_TRADES = QUERIES["get_open_trades"]
 CLOSED_TRADES_OF_BOT = QUERIES["get_closed_trades_of_bot"]
 CLOSED_TRADES = QUERIES["get_closed_trades"]
 TRADES_BY_IDS = QUERIES["get_trades_by_ids"]
+TRADES_PAGE = QUERIES["get_trades_page"]
 
 REQUIRED = ("bot_id", "trade_type", "entry_logic_name", "exit_logic_name", "symbol", "interval", "direction")
 AUTOMATIC = ("created_at", "updated_at")
@@ -283,3 +284,11 @@ def get_closed_trades(
     else:
         rows = session.many(CLOSED_TRADES_OF_BOT, {"bot_id": bot_id, **params})
     return [trade_from_row(row) for row in rows]
+
+
+def get_trades_page(
+    session: Session, after: int, bot_id: str | None, symbol: str | None, status: str | None, page_size: int
+) -> list[tuple[int, Trade]]:
+    """Up to page_size trades after a storage position, each with its own position."""
+    params = {"after": after, "bot_id": bot_id, "symbol": symbol, "status": status, "page_size": page_size}
+    return [(row[-1], trade_from_row(row[:-1])) for row in session.many(TRADES_PAGE, params)]

@@ -112,3 +112,20 @@ SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        exit_reason, status, extra_metadata, created_at, updated_at
 FROM trades
 WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: get_trades_page(after, bot_id, symbol, status, page_size) :many
+-- One page of trades in storage order, for streaming every trade (exports)
+-- with flat memory: pass the last page's final position as `after` (0 to
+-- start); NULL filters match all. Each page reads the last commit.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at, rowid AS position
+FROM trades
+WHERE rowid > :after
+  AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:status IS NULL OR status = :status)
+ORDER BY rowid
+LIMIT :page_size;
