@@ -60,13 +60,19 @@ def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
     row = new_row(TRADE_COLUMNS, data)
     row["id"] = row["id"] or new_uuid()
     row["status"] = row["status"] or "open"
-    if row["entry_value"] is None and row["entry_price"] is not None and row["size"] is not None:
-        with localcontext(EXACT):
-            row["entry_value"] = UNSIGNED_MONEY.computed(Decimal(row["entry_price"]) * Decimal(row["size"]))
+    if row["entry_value"] is None:
+        fill_entry_value(row)
     if row["status"] == "closed":
         settle(row, given=data.keys())
     row["created_at"] = row["updated_at"] = now
     return row
+
+
+def fill_entry_value(row: dict[str, Any]) -> None:
+    """entry_value = entry_price x size, when both are known."""
+    if row["entry_price"] is not None and row["size"] is not None:
+        with localcontext(EXACT):
+            row["entry_value"] = UNSIGNED_MONEY.computed(Decimal(row["entry_price"]) * Decimal(row["size"]))
 
 
 def settle(row: dict[str, Any], given: Any) -> None:
@@ -217,9 +223,7 @@ def update_trade(session: Session, trade_id: str, changes: Mapping[str, Any]) ->
     if "status" in changes:
         check_transition(before["id"], before["status"], after["status"])
     if ("entry_price" in changes or "size" in changes) and "entry_value" not in changes:
-        if after["entry_price"] is not None and after["size"] is not None:
-            with localcontext(EXACT):
-                after["entry_value"] = UNSIGNED_MONEY.computed(Decimal(after["entry_price"]) * Decimal(after["size"]))
+        fill_entry_value(after)
     if before["status"] == "open" and after["status"] == "closed":
         settle(after, given=changes.keys())
     if before["status"] == "open" and after["status"] == "cancelled" and after["exit_time"] is None:
