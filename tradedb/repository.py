@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,9 +12,20 @@ from types import TracebackType
 from typing import Any
 
 from . import bots, metrics, trades
+from . import analytics, upkeep
 from .errors import ValidationError
 from .migrations import prepare
-from .records import BOT_ID, BOT_STATUSES, TIME, UUID, BotInstance, BotState, PerformanceMetrics, Trade
+from .records import (
+    BOT_ID,
+    BOT_STATUSES,
+    TIME,
+    TRADE_STATUSES,
+    UUID,
+    BotInstance,
+    BotState,
+    PerformanceMetrics,
+    Trade,
+)
 from .sqlite import Database
 
 DEFAULT_DATABASE = "db/trading.db"
@@ -115,6 +126,29 @@ class Repository:
             _limit(limit),
         )
 
+    async def iter_trades(
+        self,
+        *,
+        bot_id: str | None = None,
+        symbol: str | None = None,
+        status: str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Trade]:
+        """Every matching trade in storage order, read a page at a time so memory stays flat."""
+        if status is not None and status not in TRADE_STATUSES:
+            raise ValidationError("status", f"{status!r} is not one of {', '.join(TRADE_STATUSES)}")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValidationError("page_size", f"expected a whole number of at least 1, got {page_size!r}")
+        bot_id, symbol = _text_filter("bot_id", bot_id), _text_filter("symbol", symbol)
+        after = 0
+        while True:
+            page = await self._db.read(trades.get_trades_page, after, bot_id, symbol, status, page_size)
+            for _, trade in page:
+                yield trade
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
     async def close_trade(
         self,
         trade_id: str,
@@ -170,6 +204,91 @@ class Repository:
         if not isinstance(max_age, timedelta) or max_age < timedelta(0):
             raise ValidationError("max_age", f"expected a timedelta of at least 0, got {max_age!r}")
         return await self._db.read(bots.get_stale_bots, max_age)
+
+    # Analytics and upkeep
+
+    async def get_trade_summary(
+        self,
+        bot_id: str | None = None,
+        symbol: str | None = None,
+        trade_type: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """Counts and exact PnL totals of the matching trades; since (inclusive) and until (exclusive) bound entry_time."""
+        return await self._db.read(
+            analytics.get_trade_summary,
+            _text_filter("bot_id", bot_id),
+            _text_filter("symbol", symbol),
+            analytics.trade_type_filter(trade_type),
+            TIME.to_db("since", since),
+            TIME.to_db("until", until),
+        )
+
+    async def calculate_performance_metrics(
+        self,
+        bot_id: str,
+        *,
+        starting_balance: Any = None,
+        trade_type: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        store: bool = True,
+    ) -> PerformanceMetrics:
+        """A bot's performance from its closed trades (since/until bound exit_time), stored unless store=False."""
+        # Computed on the reader, then stored in a write of its own, so
+        # bots never wait for the arithmetic to hold the write lock.
+        row = await self._db.read(
+            analytics.calculate_performance_metrics,
+            BOT_ID.to_db("bot_id", bot_id),
+            analytics.starting_balance_argument(starting_balance),
+            analytics.trade_type_filter(trade_type),
+            TIME.to_db("since", since),
+            TIME.to_db("until", until),
+        )
+        if not store:
+            return analytics.metrics_record(row)
+        return await self._db.write(analytics.store_performance_metrics, row)
+
+    async def cleanup_old_data(
+        self,
+        days_to_keep: int = 90,
+        metrics_days_to_keep: int = 365,
+        *,
+        dry_run: bool = False,
+        batch_size: int = upkeep.CLEANUP_BATCH,
+    ) -> dict[str, int]:
+        """Delete finished trades that exited, and metrics calculated, before the cutoffs, in short batches."""
+        trades_cutoff = upkeep.cutoff("days_to_keep", days_to_keep)
+        metrics_cutoff = upkeep.cutoff("metrics_days_to_keep", metrics_days_to_keep)
+        batch_size = upkeep.whole_number("batch_size", batch_size, 1)
+        if dry_run:
+            return await self._db.read(upkeep.count_old_data, trades_cutoff, metrics_cutoff)
+        deleted = {"trades": 0, "performance_metrics": 0}
+        for table, unit, cutoff in (
+            ("trades", upkeep.delete_old_trades, trades_cutoff),
+            ("performance_metrics", upkeep.delete_old_metrics, metrics_cutoff),
+        ):
+            while True:
+                # One short transaction per batch: writers get the lock in between.
+                count = await self._db.write(unit, cutoff, batch_size)
+                deleted[table] += count
+                if count < batch_size:
+                    break
+                await asyncio.sleep(upkeep.CLEANUP_PAUSE)
+        return deleted
+
+    async def backup(self, dest: str | os.PathLike[str] | None = None) -> Path:
+        """A consistent copy of the live database (default backups/<name>-<UTC time>.db beside it); its path."""
+        path = upkeep.backup_destination(self.path, dest)
+        await self._db.backup(path)
+        return path
+
+    async def health(self, full: bool = False, *, stale_after: timedelta = upkeep.STALE_AFTER) -> dict[str, Any]:
+        """A report on the database: schema, integrity, counts, size, stale bots; problems reported, never raised."""
+        if not isinstance(stale_after, timedelta) or stale_after < timedelta(0):
+            raise ValidationError("stale_after", f"expected a timedelta of at least 0, got {stale_after!r}")
+        return await self._db.inspect(upkeep.health, self.path, bool(full), stale_after)
 
     # Metrics
 

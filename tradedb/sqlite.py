@@ -323,6 +323,12 @@ class Database:
             finally:
                 self._owner = None
 
+    async def inspect(self, unit: Callable[..., Result], *args: Any) -> Result:
+        """Run unit(session, *args) on the reader, each statement on its own (no snapshot around them)."""
+        # For health checks: on a damaged file a snapshot's COMMIT can fail
+        # after every check has been caught and reported, and raise after all.
+        return await self._call(self._reader, unit, *args)
+
     async def backup(self, dest: Path) -> None:
         """Copy the last commit to the new file `dest` (SQLite's online backup), in a thread of its own."""
         if self._writer.session is None:

@@ -1,0 +1,253 @@
+"""Analytics: the trade summary, and performance metrics computed from a bot's closed trades.
+
+The summary is counted and summed in SQL, exactly (see the top of
+sql/queries/analytics.sql). Performance metrics need each trade in exit
+order (the equity curve, the daily returns), so they read each closed
+trade's exit time and net_pnl once and compute in Python, with Decimals
+in the EXACT context; each figure is rounded half-even to its column's
+scale only at the end. The definitions are in README.md, "Performance
+metrics".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .bots import existing_bot_row
+from .errors import ValidationError
+from .queries import QUERIES
+from .records import (
+    JSON,
+    METRICS_COLUMNS,
+    MONEY,
+    PERCENT,
+    RATIO,
+    TIME,
+    TRADE_TYPES,
+    PerformanceMetrics,
+    metrics_from_row,
+)
+from .sqlite import Session
+from .values import EXACT, new_uuid, time_to_text, utc_now
+
+SUMMARY = QUERIES["trade_summary"]
+SUMMARY_OF_BOT = QUERIES["trade_summary_of_bot"]
+CLOSED_AMOUNTS = QUERIES["closed_trade_amounts"]
+CLOSED_RESULTS = QUERIES["closed_trade_results_of_bot"]
+INSERT_METRICS = QUERIES["insert_performance_metrics"]
+
+SUMMED = ("gross_pnl", "net_pnl", "commission")
+# The widest amount text whose integer part CAST reads exactly: 18 digits,
+# the point and 8 places. A minus sign makes it one wider, so negative
+# 18-digit amounts are summed in Python too (rare, and still exact).
+WIDEST_SUMMED_IN_SQL = 27
+DAYS_PER_YEAR = 365
+
+
+def trade_type_filter(value: Any) -> str | None:
+    """A trade_type filter: None for all, or one of the trade types."""
+    if value is not None and value not in TRADE_TYPES:
+        raise ValidationError("trade_type", f"{value!r} is not one of {', '.join(TRADE_TYPES)} (or None for all)")
+    return value  # type: ignore[no-any-return]
+
+
+def starting_balance_argument(value: Any) -> Decimal | None:
+    """A caller's starting_balance: None (use the bot's), or an amount above 0."""
+    if value is None:
+        return None
+    balance = MONEY.round("starting_balance", value)
+    if balance <= 0:
+        raise ValidationError("starting_balance", f"must be above 0 to measure returns against, got {value!r}")
+    return balance
+
+
+def _parts_to_decimal(billions: int | None, units: int | None, fraction: int | None) -> Decimal:
+    with localcontext(EXACT):
+        return Decimal(billions or 0) * 1_000_000_000 + Decimal(units or 0) + Decimal(fraction or 0).scaleb(-8)
+
+
+def _money(number: Decimal) -> Decimal:
+    return Decimal(MONEY.computed(number) or 0)
+
+
+def get_trade_summary(
+    session: Session, bot_id: str | None, symbol: str | None, trade_type: str | None, since: str | None, until: str | None
+) -> dict[str, Any]:
+    """Counts and exact sums over the matching trades; since/until bound entry_time."""
+    filters = {"symbol": symbol, "trade_type": trade_type, "since": since, "until": until}
+    if bot_id is None:
+        row = session.one(SUMMARY, filters)
+    else:
+        row = session.one(SUMMARY_OF_BOT, {"bot_id": bot_id, **filters})
+    total, open_, closed, cancelled, winning, losing = row[:6]
+    first_entry, last_exit = row[-2:]
+    sums: dict[str, Decimal] = {}
+    too_wide: list[int] = []
+    for index, name in enumerate(SUMMED):
+        billions, units, fraction, width = row[6 + 4 * index : 10 + 4 * index]
+        if width is not None and width > WIDEST_SUMMED_IN_SQL:
+            too_wide.append(index)
+        else:
+            sums[name] = _parts_to_decimal(billions, units, fraction)
+    if too_wide:
+        amounts = session.many(CLOSED_AMOUNTS, {"bot_id": bot_id, **filters})
+        with localcontext(EXACT):
+            for index in too_wide:
+                sums[SUMMED[index]] = sum((Decimal(a[index]) for a in amounts if a[index] is not None), Decimal(0))
+    win_rate = None
+    if closed:
+        with localcontext(EXACT):
+            win_rate = PERCENT.from_db(PERCENT.computed(Decimal(winning) / closed * 100))
+    return {
+        "total_trades": total,
+        "open_trades": open_,
+        "closed_trades": closed,
+        "cancelled_trades": cancelled,
+        "winning_trades": winning,
+        "losing_trades": losing,
+        "win_rate": win_rate,
+        "total_gross_pnl": _money(sums["gross_pnl"]),
+        "total_net_pnl": _money(sums["net_pnl"]),
+        "total_commission": _money(sums["commission"]),
+        "first_entry_time": TIME.from_db(first_entry),
+        "last_exit_time": TIME.from_db(last_exit),
+    }
+
+
+# Performance metrics ---------------------------------------------------
+
+
+def default_starting_balance(bot: dict[str, Any]) -> Decimal | None:
+    """What a bot started with: current_balance minus total_pnl, when the balance is kept."""
+    if bot["current_balance"] is None:
+        return None
+    with localcontext(EXACT):
+        return Decimal(bot["current_balance"]) - Decimal(bot["total_pnl"])
+
+
+def max_drawdown(pnls: Sequence[Decimal], start: Decimal) -> Decimal:
+    """The largest fall of equity from its running peak, as a percent of that peak (0 if it never falls)."""
+    with localcontext(EXACT):
+        equity = peak = start
+        worst = Decimal(0)
+        for pnl in pnls:
+            equity += pnl
+            peak = max(peak, equity)
+            worst = max(worst, (peak - equity) / peak * 100)
+        return worst
+
+
+def sharpe_ratio(results: Sequence[tuple[date, Decimal]], start: Decimal) -> Decimal | None:
+    """Annualised Sharpe ratio of daily returns, every calendar day from the first to the last exit."""
+    if not results:
+        return None
+    by_day: dict[date, Decimal] = {}
+    with localcontext(EXACT):
+        for day, pnl in results:
+            by_day[day] = by_day.get(day, Decimal(0)) + pnl
+        first, last = results[0][0], results[-1][0]
+        days = (last - first).days + 1
+        if days < 2:
+            return None
+        returns: list[Decimal] = []
+        equity = start
+        for offset in range(days):
+            # A day's return is measured against the equity it started with;
+            # at or below zero there is nothing to measure against.
+            if equity <= 0:
+                return None
+            pnl = by_day.get(first + timedelta(days=offset), Decimal(0))
+            returns.append(pnl / equity)
+            equity += pnl
+        mean = sum(returns, Decimal(0)) / days
+        variance = sum(((r - mean) ** 2 for r in returns), Decimal(0)) / (days - 1)
+        if not variance:
+            return None
+        return mean / variance.sqrt() * Decimal(DAYS_PER_YEAR).sqrt()
+
+
+def compute_metrics(results: Sequence[tuple[str, str | None]], start: Decimal | None) -> dict[str, Any]:
+    """Every metrics column (stored forms) from closed trades (exit_time, net_pnl) in exit order."""
+    # A closed trade without a net_pnl (possible only if one was stored as
+    # NULL on purpose) counts as a trade but neither wins nor loses.
+    dated = [(TIME.parse("exit_time", t).date(), Decimal(p)) for t, p in results if p is not None]
+    pnls = [pnl for _, pnl in dated]
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    total = len(results)
+    with localcontext(EXACT):
+        won, lost = sum(wins, Decimal(0)), sum(losses, Decimal(0))
+        row: dict[str, Any] = {
+            "win_rate": PERCENT.computed(Decimal(len(wins)) / total * 100) if total else None,
+            "total_trades": total,
+            "winning_trades": len(wins),
+            "losing_trades": len(losses),
+            "avg_win": MONEY.computed(won / len(wins)) if wins else None,
+            "avg_loss": MONEY.computed(lost / len(losses)) if losses else None,
+            "largest_win": MONEY.computed(max(wins)) if wins else None,
+            "largest_loss": MONEY.computed(min(losses)) if losses else None,
+            "profit_factor": RATIO.computed(won / -lost) if losses else None,
+            "total_return": None,
+            "max_drawdown": None,
+            "sharpe_ratio": None,
+        }
+        if start is not None:
+            row["total_return"] = RATIO.computed(sum(pnls, Decimal(0)) / start * 100)
+            row["max_drawdown"] = RATIO.computed(max_drawdown(pnls, start))
+            row["sharpe_ratio"] = RATIO.computed(sharpe_ratio(dated, start))
+    return row
+
+
+def calculate_performance_metrics(
+    session: Session,
+    bot_id: str,
+    starting_balance: Decimal | None,
+    trade_type: str | None,
+    since: str | None,
+    until: str | None,
+) -> dict[str, Any]:
+    """The stored row of a new metrics record for a bot, computed from its closed trades (not yet stored)."""
+    bot = existing_bot_row(session, bot_id)
+    source = "argument" if starting_balance is not None else None
+    if starting_balance is None:
+        starting_balance = default_starting_balance(bot)
+        # A bot that has lost all it had has no base for a percentage.
+        source = "bot" if starting_balance is not None and starting_balance > 0 else None
+        starting_balance = starting_balance if source else None
+    results = session.many(
+        CLOSED_RESULTS, {"bot_id": bot["id"], "trade_type": trade_type, "since": since, "until": until}
+    )
+    now = time_to_text(utc_now())
+    row: dict[str, Any] = dict.fromkeys(METRICS_COLUMNS)
+    row.update(compute_metrics(results, starting_balance))
+    row["id"] = new_uuid()
+    row["bot_id"] = bot["id"]
+    row["calculated_at"] = row["created_at"] = now
+    row["extra_metadata"] = JSON.to_db(
+        "extra_metadata",
+        {
+            "starting_balance": MONEY.computed(starting_balance),
+            "starting_balance_from": source,
+            "trade_type": trade_type,
+            "since": since,
+            "until": until,
+            "trade_count": len(results),
+            "first_exit_time": results[0][0] if results else None,
+            "last_exit_time": results[-1][0] if results else None,
+        },
+    )
+    return row
+
+
+def metrics_record(row: dict[str, Any]) -> PerformanceMetrics:
+    """The record of a metrics row, columns in METRICS_COLUMNS order."""
+    return metrics_from_row(tuple(row[name] for name in METRICS_COLUMNS))
+
+
+def store_performance_metrics(session: Session, row: dict[str, Any]) -> PerformanceMetrics:
+    """Store a computed metrics row (its bot exists: bots are never deleted)."""
+    session.exec(INSERT_METRICS, row)
+    return metrics_record(row)

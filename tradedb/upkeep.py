@@ -1,0 +1,170 @@
+"""Upkeep: retention, backups and health; the units of work and checks behind those repository methods.
+
+Retention deletes in batches, each its own short write transaction, so a
+bot writing meanwhile waits for one batch at most (README.md, "Retention").
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .errors import ConflictError, ValidationError
+from .migrations import applied_ids, default_backup_path, state_of
+from .queries import QUERIES
+from .sqlite import Session
+from .values import UTC, time_to_text, utc_now
+
+COUNT_OLD_TRADES = QUERIES["count_finished_trades_before"]
+DELETE_OLD_TRADES = QUERIES["delete_finished_trades_before"]
+COUNT_OLD_METRICS = QUERIES["count_metrics_before"]
+DELETE_OLD_METRICS = QUERIES["delete_metrics_before"]
+ROW_COUNTS = QUERIES["row_counts"]
+COUNT_STALE_BOTS = QUERIES["count_stale_bots"]
+
+# Rows per retention batch. Measured on a noisy 2-core box with 200k old
+# trades: see README.md, "Retention", for the time a batch holds the lock.
+CLEANUP_BATCH = 200
+# Between batches the write lock is free for this long, so that writers in
+# other processes (which poll for it) get their turn, not only this
+# process's coroutines (which queue for it).
+CLEANUP_PAUSE = 0.005
+STALE_AFTER = timedelta(minutes=5)
+MAX_REPORTED_PROBLEMS = 100
+
+
+def whole_number(field: str, value: Any, minimum: int) -> int:
+    """An int of at least `minimum`, or ValidationError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(field, f"expected a whole number of at least {minimum}, got {value!r}")
+    return value
+
+
+def cutoff(field: str, days: Any) -> str:
+    """The stored time `days` whole days before now."""
+    # Past 1000 years everything is kept anyway; datetime cannot go before year 1.
+    days = min(whole_number(field, days, 0), 365_000)
+    return time_to_text(utc_now() - timedelta(days=days))
+
+
+# Retention ---------------------------------------------------------------
+
+
+def count_old_data(session: Session, trades_cutoff: str, metrics_cutoff: str) -> dict[str, int]:
+    """What retention would delete: finished trades that exited, and metrics calculated, before the cutoffs."""
+    return {
+        "trades": session.one(COUNT_OLD_TRADES, {"cutoff": trades_cutoff})[0],
+        "performance_metrics": session.one(COUNT_OLD_METRICS, {"cutoff": metrics_cutoff})[0],
+    }
+
+
+def delete_old_trades(session: Session, trades_cutoff: str, batch_size: int) -> int:
+    """Delete one batch of closed or cancelled trades that exited before the cutoff; how many went."""
+    return session.exec(DELETE_OLD_TRADES, {"cutoff": trades_cutoff, "batch_size": batch_size})
+
+
+def delete_old_metrics(session: Session, metrics_cutoff: str, batch_size: int) -> int:
+    """Delete one batch of metrics calculated before the cutoff; how many went."""
+    return session.exec(DELETE_OLD_METRICS, {"cutoff": metrics_cutoff, "batch_size": batch_size})
+
+
+# Backups -----------------------------------------------------------------
+
+
+def backup_destination(database: Path, dest: str | os.PathLike[str] | None) -> Path:
+    """Where a backup goes (default backups/<name>-<UTC timestamp>.db beside the database), folders made."""
+    if dest is None:
+        path = default_backup_path(database)
+    elif isinstance(dest, (str, os.PathLike)) and os.fspath(dest):
+        path = Path(dest)
+    else:
+        raise ValidationError("dest", f"expected a file path, got {dest!r}")
+    if path.exists():
+        raise ConflictError(f"{path} exists already; give a new file name for the backup, or remove that file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValidationError("dest", f"cannot create the folder {path.parent}: {error.strerror}") from None
+    return path
+
+
+# Health ------------------------------------------------------------------
+
+
+def database_size(path: Path) -> int:
+    """Bytes of the database file plus its write-ahead log."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> dict[str, Any]:
+    """A report on the database: every check runs, and a failing one is reported, never raised."""
+    connection = session.connection
+    problems: list[str] = []
+    report: dict[str, Any] = {
+        "ok": False,
+        "database": str(path),
+        "sqlite_version": sqlite3.sqlite_version,
+        "journal_mode": None,
+        "applied_migrations": None,
+        "pending_migrations": None,
+        "integrity": None,
+        "foreign_key_violations": None,
+        "row_counts": None,
+        "file_size_bytes": None,
+        "stale_bots": None,
+        "problems": problems,
+    }
+
+    def check(key: str, measure: Any) -> None:
+        # An unhealthy database makes checks fail; the report says so
+        # instead of the check raising, whatever the failure.
+        try:
+            report[key] = measure()
+        except Exception as error:  # noqa: BLE001
+            problems.append(f"{key}: could not be checked ({type(error).__name__}: {error})")
+
+    check("journal_mode", lambda: connection.execute("PRAGMA journal_mode").fetchone()[0])
+    check("schema", lambda: state_of(applied_ids(session)))
+    schema = report.pop("schema", None)
+    if schema is not None:
+        report["applied_migrations"], report["pending_migrations"] = schema.applied, schema.pending
+        if schema.pending:
+            problems.append(f"pending migrations {', '.join(schema.pending)}: apply them (tradedb migrate)")
+        if schema.unknown:
+            problems.append(f"migrations {', '.join(schema.unknown)} are from a newer tradedb: upgrade tradedb")
+    pragma = "integrity_check" if full else "quick_check"
+
+    def integrity() -> list[str]:
+        try:
+            return [row[0] for row in connection.execute(f"PRAGMA {pragma}({MAX_REPORTED_PROBLEMS})")]
+        except sqlite3.DatabaseError as error:
+            # The check can stop at damage it cannot read past: that is its finding.
+            return [str(error)]
+
+    check("integrity", integrity)
+    if report["integrity"] == ["ok"]:
+        report["integrity"] = "ok"
+    elif report["integrity"] is not None:
+        problems.append(f"{pragma} found {len(report['integrity'])} problem(s); restore a backup or .recover the file")
+    check("foreign_key_violations", lambda: len(connection.execute("PRAGMA foreign_key_check").fetchall()))
+    if report["foreign_key_violations"]:
+        problems.append(
+            f"{report['foreign_key_violations']} row(s) refer to a missing row; "
+            "see them with PRAGMA foreign_key_check in the sqlite3 shell"
+        )
+    check("row_counts", lambda: dict(zip(("bot_instances", "trades", "performance_metrics"), session.one(ROW_COUNTS, {}))))
+    check("file_size_bytes", lambda: database_size(path))
+    # A threshold reaching back past year 1 leaves only the bots that never showed life.
+    now = utc_now()
+    before = time_to_text(now - min(stale_after, now - datetime.min.replace(tzinfo=UTC)))
+    check("stale_bots", lambda: session.one(COUNT_STALE_BOTS, {"before": before})[0])
+    if report["journal_mode"] is not None and report["journal_mode"] != "wal":
+        problems.append(f"journal_mode is {report['journal_mode']}, not wal: bots writing at once will wait on readers")
+    # Stale bots are the bots' trouble, not the database's: reported, but
+    # they do not make the database unhealthy.
+    report["ok"] = not problems
+    return report
