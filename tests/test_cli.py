@@ -1,0 +1,354 @@
+"""The `tradedb` command, driven through its real entry points (`python -m tradedb` and the console script)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import tradedb
+
+UTC = timezone.utc
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+SCRIPT = Path(sys.executable).with_name("tradedb")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def cli(*args: str, cwd: Path, script: bool = False) -> Result:
+    """Run `python -m tradedb ARGS` (or the console script) in `cwd`, never near the repository's db/."""
+    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
+    command = [str(SCRIPT)] if script else [sys.executable, "-m", "tradedb"]
+    done = subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_one_line_error(result: Result, *words: str) -> None:
+    assert result.code != 0, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err and "error:" in lines[0]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+async def populate(path: Path) -> None:
+    """Three bots (one stale), open and closed trades with awkward amounts, and an old metrics row."""
+    now = datetime.now(UTC)
+    async with tradedb.connect(path) as repo:
+        await repo.create_bot_instance({"id": "alpha", "type": "paper", "current_balance": "1000"})
+        await repo.create_bot_instance({"id": "beta", "type": "live", "current_balance": "250",
+                                        "last_heartbeat": now - timedelta(hours=1)})
+        await repo.create_bot_instance({"id": "gamma", "type": "paper", "status": "stopped"})
+        common = {"bot_id": "alpha", "trade_type": "paper", "entry_logic_name": "E", "exit_logic_name": "X",
+                  "interval": "1h"}
+        long = await repo.create_trade({**common, "symbol": "BTCUSDT", "direction": "long", "entry_time": T0,
+                                        "entry_price": "50000", "size": "0.1"})
+        await repo.close_trade(long.id, exit_price="51000", exit_time=T0 + timedelta(days=1), commission="2.5")
+        short = await repo.create_trade({**common, "symbol": "ETHUSDT", "direction": "short",
+                                         "entry_time": T0 + timedelta(hours=12), "entry_price": "3000", "size": "1"})
+        await repo.close_trade(short.id, exit_price="3100", exit_time=T0 + timedelta(days=2))
+        await repo.create_trade({**common, "symbol": "SOLUSDT", "direction": "long",
+                                 "entry_time": T0 + timedelta(days=3), "entry_price": "100.5", "size": "0.00000001"})
+        recent = await repo.create_trade({**common, "symbol": "BTCUSDT", "direction": "long",
+                                          "entry_time": now - timedelta(days=2), "entry_price": "60000", "size": "0.01"})
+        await repo.close_trade(recent.id, exit_price="60100", exit_time=now - timedelta(days=1))
+        await repo.create_performance_metrics({"bot_id": "alpha", "calculated_at": now - timedelta(days=800)})
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A populated database, built once; tests that write use a copy (see `db`)."""
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    asyncio.run(populate(path))
+    return path
+
+
+@pytest.fixture
+def db(sample: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the sample database."""
+    copy = tmp_path / "trading.db"
+    shutil.copyfile(sample, copy)
+    return copy
+
+
+def test_help_lists_every_subcommand_through_the_console_script(tmp_path):
+    result = cli("--help", cwd=tmp_path, script=True)
+    assert result.code == 0
+    for name in ("migrate", "status", "bots", "trades", "summary", "metrics", "cleanup", "backup", "export", "demo"):
+        assert name in result.out
+    assert cli("--version", cwd=tmp_path).out.strip() == f"tradedb {tradedb.__version__}"
+
+
+def test_migrate_creates_lists_and_is_idempotent(tmp_path):
+    target = tmp_path / "new" / "folder" / "t.db"
+    listed = cli("migrate", "--list", "--json", "--database", str(target), cwd=tmp_path)
+    assert json.loads(listed.out)["migrations"] == [{"migration": "0001.initial-schema", "status": "pending"}]
+    assert not target.exists(), "--list must not create the database"
+    first = cli("migrate", "--database", str(target), cwd=tmp_path)
+    assert first.code == 0 and "applied 0001.initial-schema" in first.out
+    again = cli("migrate", "--database", f"sqlite:///{target}", cwd=tmp_path)
+    assert again.code == 0 and "up to date" in again.out
+    table = cli("migrate", "--list", "--database", str(target), cwd=tmp_path).out
+    assert "applied" in table and "0001.initial-schema" in table
+
+
+def test_the_default_database_is_db_trading_db_or_the_environment(tmp_path):
+    assert cli("migrate", cwd=tmp_path).code == 0
+    assert (tmp_path / "db" / "trading.db").exists()
+    env_db = tmp_path / "elsewhere.db"
+    env = {**os.environ, "TRADEDB_DATABASE": str(env_db)}
+    done = subprocess.run([sys.executable, "-m", "tradedb", "migrate"], cwd=tmp_path, env=env, capture_output=True)
+    assert done.returncode == 0 and env_db.exists()
+
+
+def test_status_reports_health_and_exits_1_when_unhealthy(db, tmp_path):
+    result = cli("status", "--json", "--database", str(db), cwd=tmp_path)
+    report = json.loads(result.out)
+    assert result.code == 0 and report["ok"] is True
+    assert report["row_counts"] == {"bot_instances": 3, "trades": 4, "performance_metrics": 1}
+    assert report["applied_migrations"] == ["0001.initial-schema"] and report["stale_bots"] == 1
+    text = cli("status", "--database", str(db), cwd=tmp_path).out
+    assert "integrity" in text and "0001.initial-schema" in text
+    bare = tmp_path / "bare.db"
+    sqlite3.connect(bare).close()
+    before = digest(bare)
+    unhealthy = cli("status", "--json", "--database", str(bare), cwd=tmp_path)
+    assert unhealthy.code == 1 and json.loads(unhealthy.out)["pending_migrations"] == ["0001.initial-schema"]
+    assert digest(bare) == before
+
+
+def test_bots_shows_books_open_trades_and_stale_marker(db, tmp_path):
+    rows = {row["id"]: row for row in json.loads(cli("bots", "--json", "--database", str(db), cwd=tmp_path).out)}
+    assert rows["alpha"]["balance"] == "998.50000000" and rows["alpha"]["total_pnl"] == "-1.50000000"
+    assert rows["alpha"]["open_trades"] == 1 and rows["alpha"]["stale"] is False
+    assert rows["beta"]["stale"] is True and rows["beta"]["heartbeat_age_seconds"] >= 3600
+    assert rows["gamma"]["stale"] is False  # stopped bots are never stale
+    fresh = json.loads(cli("bots", "--json", "--stale-after", "2h", "--database", str(db), cwd=tmp_path).out)
+    assert not any(row["stale"] for row in fresh)
+    table = cli("bots", "--database", str(db), cwd=tmp_path).out.splitlines()
+    assert "STALE" in next(line for line in table if line.startswith("beta"))
+    assert "1h" in next(line for line in table if line.startswith("beta"))
+
+
+def test_trades_filters_and_prints_exact_decimals(db, tmp_path):
+    def trades(*args: str) -> list[dict[str, object]]:
+        result = cli("trades", "--json", *args, "--database", str(db), cwd=tmp_path)
+        assert result.code == 0, result.err
+        return json.loads(result.out)
+
+    everything = trades()
+    assert [t["status"] for t in everything] == ["open", "closed", "closed", "closed"]
+    assert everything[0]["size"] == "0.00000001" and everything[0]["entry_time"] == "2024-03-04T12:00:00Z"
+    assert [t["symbol"] for t in trades("--closed", "--limit", "2")] == ["BTCUSDT", "ETHUSDT"]
+    assert [t["symbol"] for t in trades("--open")] == ["SOLUSDT"]
+    assert len(trades("--symbol", "BTCUSDT", "--bot", "alpha")) == 2
+    table = cli("trades", "--limit", "1", "--database", str(db), cwd=tmp_path)
+    assert "0.00000001" in table.out and "E-" not in table.out
+    assert "--limit 0 shows all" in table.err
+
+
+def test_summary_with_dates_without_offset_meaning_utc(db, tmp_path):
+    def summary(*args: str) -> dict[str, object]:
+        result = cli("summary", "--json", "--bot", "alpha", *args, "--database", str(db), cwd=tmp_path)
+        assert result.code == 0, result.err
+        return json.loads(result.out)
+
+    everything = summary()
+    assert everything["total_trades"] == 4 and everything["closed_trades"] == 3
+    assert everything["total_net_pnl"] == "-1.50000000"  # 97.5 - 100 + 1
+    assert summary("--since", "2024-03-01T12:00")["total_trades"] == 4
+    assert summary("--since", "2024-03-01T12:00:01")["total_trades"] == 3
+    assert summary("--since", "2024-03-01T13:00:00+01:00")["total_trades"] == 4
+    assert summary("--since", "2024-03-01", "--until", "2024-03-02")["total_trades"] == 1  # until is exclusive
+    assert summary("--since", "2024-03-01", "--until", "2024-03-02T00:00:01")["total_trades"] == 2
+    assert "win_rate" in cli("summary", "--database", str(db), cwd=tmp_path).out
+
+
+def test_metrics_store_and_no_store(db, tmp_path):
+    dry = cli("metrics", "alpha", "--starting-balance", "1000", "--no-store", "--json", "--database", str(db), cwd=tmp_path)
+    figures = json.loads(dry.out)
+    assert dry.code == 0 and figures["stored"] is False and figures["total_trades"] == 3
+    assert figures["total_return"] == "-0.1500" and figures["largest_loss"] == "-100.00000000"
+    stored = cli("metrics", "alpha", "--database", str(db), cwd=tmp_path)
+    assert stored.code == 0 and "stored as" in stored.out
+
+    async def count() -> int:
+        async with tradedb.connect(db, migrate=False) as repo:
+            return len(await repo.get_performance_metrics("alpha"))
+
+    assert asyncio.run(count()) == 2  # the old row and the one just stored, not the --no-store one
+
+
+def test_cleanup_dry_run_then_delete(db, tmp_path):
+    dry = cli("cleanup", "--dry-run", "--json", "--database", str(db), cwd=tmp_path)
+    assert json.loads(dry.out) == {"dry_run": True, "trades": 2, "performance_metrics": 1}
+    before_dry = digest(db)
+    assert cli("cleanup", "--dry-run", "--database", str(db), cwd=tmp_path).out.startswith("would delete 2")
+    assert digest(db) == before_dry
+    done = cli("cleanup", "--days", "90", "--metrics-days", "365", "--database", str(db), cwd=tmp_path)
+    assert done.code == 0 and done.out.startswith("deleted 2 ")
+    remaining = json.loads(cli("trades", "--json", "--database", str(db), cwd=tmp_path).out)
+    assert sorted(t["symbol"] for t in remaining) == ["BTCUSDT", "SOLUSDT"]  # the open one and the recent one
+
+
+def test_backup_to_a_file_a_folder_and_the_default_place(db, tmp_path):
+    explicit = cli("backup", str(tmp_path / "copies" / "b.db"), "--database", str(db), cwd=tmp_path)
+    assert explicit.code == 0 and Path(explicit.out.strip()) == tmp_path / "copies" / "b.db"
+    into_folder = Path(cli("backup", str(tmp_path / "copies") + "/", "--database", str(db), cwd=tmp_path).out.strip())
+    default = Path(cli("backup", "--database", str(db), cwd=tmp_path).out.strip())
+    assert into_folder.parent == tmp_path / "copies" and default.parent == tmp_path / "backups"
+    for copy in (tmp_path / "copies" / "b.db", into_folder, default):
+        with sqlite3.connect(copy) as connection:
+            assert connection.execute("SELECT count(*) FROM trades").fetchone() == (4,)
+    again = cli("backup", str(tmp_path / "copies" / "b.db"), "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(again, "exists")
+
+
+def test_export_trades_csv_and_jsonl(db, tmp_path):
+    result = cli("export", "trades", "--database", str(db), cwd=tmp_path)
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert result.code == 0 and [row["symbol"] for row in rows] == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BTCUSDT"]
+    assert rows[0]["net_pnl"] == "97.50000000" and rows[0]["exit_time"] == "2024-03-02T12:00:00Z"
+    assert rows[2]["size"] == "0.00000001" and rows[2]["exit_time"] == "" and rows[2]["status"] == "open"
+    only_open = cli("export", "trades", "--status", "open", "--symbol", "SOLUSDT", "--database", str(db), cwd=tmp_path)
+    assert len(list(csv.DictReader(io.StringIO(only_open.out)))) == 1
+    out = tmp_path / "out" / "t.jsonl"
+    out.parent.mkdir()
+    written = cli("export", "trades", "--format", "jsonl", "--bot", "alpha", "-o", str(out), "--database", str(db),
+                  cwd=tmp_path)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written.code == 0 and written.out == "" and len(lines) == 4
+    assert {line["entry_price"] for line in lines} == {"50000.00000000", "3000.00000000", "100.50000000",
+                                                       "60000.00000000"}
+    assert not list(out.parent.glob("*.partial"))
+
+
+async def _closed_trades(path: Path, count: int, exit_time: datetime) -> None:
+    async with tradedb.connect(path) as repo:
+        await repo.create_bot_instance({"id": "many", "type": "paper"})
+        await repo.create_trades([{"bot_id": "many", "trade_type": "paper", "entry_logic_name": "E",
+                                   "exit_logic_name": "X", "symbol": "BTCUSDT", "interval": "1h", "direction": "long",
+                                   "entry_time": exit_time - timedelta(hours=1), "entry_price": "1", "size": "1",
+                                   "status": "closed", "exit_price": "2", "exit_time": exit_time + timedelta(hours=i % 3)}
+                                  for i in range(count)])
+
+
+def test_export_streams_past_page_boundaries_without_losing_rows(tmp_path):
+    path = tmp_path / "many.db"
+    asyncio.run(_closed_trades(path, 2345, T0))  # more than two pages of iter_trades
+    result = cli("export", "trades", "--format", "jsonl", "--database", str(path), cwd=tmp_path)
+    ids = [json.loads(line)["id"] for line in result.out.splitlines()]
+    assert len(ids) == 2345 and len(set(ids)) == 2345
+
+
+# Bad input: one line on stderr, non-zero exit, no traceback, and nothing written.
+
+READERS = [
+    ["status"], ["bots"], ["trades"], ["summary"], ["metrics", "alpha"], ["cleanup", "--dry-run"], ["backup"],
+    ["export", "trades"],
+]
+
+
+@pytest.mark.parametrize("args", [*READERS, ["migrate"], ["migrate", "--list"], ["demo", "--days", "1"]])
+def test_a_file_that_is_not_a_database_is_refused_and_untouched(tmp_path, args):
+    junk = tmp_path / "notes.db"
+    junk.write_text("these are my notes, not a database\n")
+    result = cli(*args, "--database", str(junk), cwd=tmp_path)
+    assert_one_line_error(result, "not a SQLite database")
+    assert junk.read_text() == "these are my notes, not a database\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+@pytest.mark.parametrize("args", READERS)
+def test_a_missing_database_is_not_created_by_commands_that_read(tmp_path, args):
+    result = cli(*args, "--database", str(tmp_path / "nope.db"), cwd=tmp_path)
+    assert_one_line_error(result, "no database at", "tradedb migrate")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["trades", "--bot", "zed"], ["summary", "--bot", "zed"], ["metrics", "zed"],
+                                  ["export", "trades", "--bot", "zed"]])
+def test_an_unknown_bot_is_an_error(db, tmp_path, args):
+    before = digest(db)
+    assert_one_line_error(cli(*args, "--database", str(db), cwd=tmp_path), "no bot 'zed'")
+    assert digest(db) == before
+
+
+@pytest.mark.parametrize("args", [["summary", "--since", "2024-13-01"], ["summary", "--until", "yesterday"],
+                                  ["metrics", "alpha", "--since", "2024-02-30"], ["bots", "--stale-after", "5 minutes"],
+                                  ["metrics", "alpha", "--starting-balance", "lots"], ["trades", "--limit", "-3"],
+                                  ["demo", "--bots", "0"]])
+def test_malformed_values_are_usage_errors(db, tmp_path, args):
+    before = digest(db)
+    result = cli(*args, "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(result, "argument")
+    assert result.code == 2 and digest(db) == before
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in, even by root (who ignores permission bits)."""
+    if os.geteuid() == 0:
+        if not Path("/proc/self").is_dir():
+            pytest.skip("running as root without /proc: no folder is unwritable")
+        return Path("/proc/self")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+@pytest.mark.parametrize("args", [["migrate"], ["demo", "--days", "1"]])
+def test_a_database_in_a_folder_that_cannot_be_written(tmp_path, args):
+    folder = _unwritable_folder(tmp_path)
+    result = cli(*args, "--database", str(folder / "t.db"), cwd=tmp_path)
+    assert_one_line_error(result, "cannot create", str(folder))
+    assert not (folder / "t.db").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    assert_one_line_error(cli(*args, "--database", str(blocked / "t.db"), cwd=tmp_path), "not a folder")
+
+
+def test_a_backup_into_a_folder_that_cannot_be_written(db, tmp_path):
+    folder = _unwritable_folder(tmp_path)
+    before = digest(db)
+    assert_one_line_error(cli("backup", str(folder / "b.db"), "--database", str(db), cwd=tmp_path), str(folder))
+    assert digest(db) == before
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"\x00" * 4096)
+    result = cli("bots", "--debug", "--database", str(junk), cwd=tmp_path)
+    assert result.code != 0 and "Traceback" in result.err
+    assert "Traceback" in cli("--debug", "bots", "--database", str(junk), cwd=tmp_path).err
+
+
+def test_decimal_output_is_never_scientific(tmp_path):
+    from tradedb.cli.output import json_text, text
+
+    tiny = Decimal("1E-8")
+    assert text(tiny) == "0.00000001" and json.loads(json_text({"x": tiny})) == {"x": "0.00000001"}
+    assert text(Decimal("1E+3")) == "1000"

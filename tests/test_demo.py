@@ -1,0 +1,137 @@
+"""`tradedb demo` at a small size: a crash with positions open, their recovery, stored metrics, determinism."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import tradedb
+
+SMALL = ["--bots", "2", "--days", "4", "--seed", "3"]  # the victim holds a position when it is killed
+TRADE_ID = re.compile(r"trade ([0-9a-f-]{36})$")
+
+
+def demo(database: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
+    done = subprocess.run([sys.executable, "-m", "tradedb", "demo", *args, "--database", str(database)],
+                          cwd=database.parent, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def section(out: str, start: str, end: str) -> tuple[str, list[str]]:
+    """The header line starting a section and the trade ids listed under it."""
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if start in line)
+    ids = []
+    for line in lines[first + 1:]:
+        if end in line:
+            break
+        found = TRADE_ID.search(line.strip())
+        if found:
+            ids.append(found[1])
+    return lines[first], ids
+
+
+async def read_back(path: Path) -> dict[str, object]:
+    async with tradedb.connect(path, migrate=False) as repo:
+        bots = [bot for bot in await repo.list_bot_instances()]
+        trades = {}
+        for bot in bots:
+            for trade in await repo.get_open_trades(bot_id=bot.id) + await repo.get_closed_trades(bot_id=bot.id):
+                trades[trade.id] = trade
+        stored = {bot.id: await repo.get_performance_metrics(bot.id) for bot in bots}
+        fresh = {bot.id: await repo.calculate_performance_metrics(bot.id, store=False) for bot in bots}
+        return {"bots": bots, "trades": trades, "stored": stored, "fresh": fresh}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    return path, demo(path, *SMALL)
+
+
+def test_the_killed_bots_positions_are_recovered(small):
+    path, out = small
+    crash, held = section(out, "CRASH:", "RESTART:")
+    _, recovered = section(out, "RESTART:", "the same trades")
+    assert held and sorted(held) == sorted(recovered)
+    assert "the same trades the killed bot held: yes" in out
+    crashed_at = datetime.fromisoformat(crash.split()[0])
+    victim = crash.split()[2]
+    trades = asyncio.run(read_back(path))["trades"]
+    for trade_id in recovered:
+        trade = trades[trade_id]
+        # Open when the bot died: entered by then, and not closed before it.
+        assert trade.bot_id == victim and trade.entry_time <= crashed_at
+        assert trade.exit_time is None or trade.exit_time > crashed_at
+
+
+def test_trades_are_on_the_hour_and_the_books_add_up(small):
+    path, _ = small
+    found = asyncio.run(read_back(path))
+    assert len(found["bots"]) == 2 and {bot.status for bot in found["bots"]} == {"stopped"}
+    for trade in found["trades"].values():
+        for moment in (trade.entry_time, trade.exit_time):
+            assert moment is None or (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+    for bot in found["bots"]:
+        closed = [t for t in found["trades"].values() if t.bot_id == bot.id and t.status == "closed"]
+        assert closed, bot.id
+        assert bot.total_pnl == sum(t.net_pnl for t in closed)
+        assert bot.current_balance == 10000 + bot.total_pnl and bot.last_heartbeat is not None
+
+
+def test_metrics_are_stored_once_per_bot_and_match_the_trades(small):
+    path, out = small
+    found = asyncio.run(read_back(path))
+    for bot in found["bots"]:
+        (stored,) = found["stored"][bot.id]
+        fresh = found["fresh"][bot.id]
+        closed = sum(1 for t in found["trades"].values() if t.bot_id == bot.id and t.status == "closed")
+        assert stored.total_trades == closed
+        ignore = {"id", "calculated_at", "created_at", "extra_metadata"}
+        assert {k: v for k, v in asdict(stored).items() if k not in ignore} == \
+               {k: v for k, v in asdict(fresh).items() if k not in ignore}
+        assert bot.id in out and format(stored.max_drawdown, "f") in out
+
+
+def export(path: Path) -> list[dict[str, object]]:
+    done = subprocess.run([sys.executable, "-m", "tradedb", "export", "trades", "--format", "jsonl",
+                           "--database", str(path)], capture_output=True, text=True, timeout=60)
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    return sorted(({k: v for k, v in row.items() if k not in ("created_at", "updated_at")} for row in rows),
+                  key=lambda row: row["id"])
+
+
+def test_the_same_seed_gives_the_same_trades(small, tmp_path):
+    path, _ = small
+    again = tmp_path / "again.db"
+    demo(again, *SMALL)
+    assert export(again) == export(path)
+    other = tmp_path / "other.db"
+    demo(other, "--bots", "2", "--days", "4", "--seed", "4")
+    assert export(other) != export(path)
+
+
+def test_running_twice_adds_a_new_run_and_keeps_the_database_valid(small, tmp_path):
+    path, _ = small
+    twice = tmp_path / "twice.db"
+    twice.write_bytes(path.read_bytes())
+    before = export(twice)
+    out = demo(twice, *SMALL)
+    assert "run 2" in out and "demo2-bot1-" in out
+    after = export(twice)
+    assert [row for row in after if str(row["bot_id"]).startswith("demo1-")] == before
+    assert len(after) == 2 * len(before)
+    status = subprocess.run([sys.executable, "-m", "tradedb", "status", "--json", "--database", str(twice)],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and json.loads(status.stdout)["ok"] is True

@@ -1,0 +1,196 @@
+"""The `tradedb` command: argument parsing, logging, and turning every failure into one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn
+
+from .. import __version__
+from ..errors import TradeDBError
+from . import args as types
+from .commands import (
+    run_backup,
+    run_bots,
+    run_cleanup,
+    run_metrics,
+    run_migrate,
+    run_status,
+    run_summary,
+    run_trades,
+)
+from .common import CliError
+from .demo import run_demo
+from .export import run_export
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+EPILOG = """\
+Every subcommand takes --database PATH_OR_URL (default: $TRADEDB_DATABASE, else db/trading.db).
+Dates are ISO-8601 (2024-03-01, 2024-03-01T12:00:00Z); without an offset they mean UTC.
+Start with:  tradedb demo    then:  tradedb bots, tradedb trades, tradedb summary"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2), as every other error is."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: error: message` and a hint, then exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _common(json_output: bool) -> Parser:
+    parent = Parser(add_help=False)
+    parent.add_argument(
+        "--database",
+        metavar="PATH_OR_URL",
+        default=None,
+        help="database file or sqlite:/// URL (default: $TRADEDB_DATABASE, else db/trading.db)",
+    )
+    # SUPPRESS: `tradedb --debug status` and `tradedb status --debug` both work.
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and debug logs")
+    if json_output:
+        parent.add_argument("--json", action="store_true", help="print JSON (Decimals as exact strings)")
+    return parent
+
+
+def build_parser() -> Parser:
+    """The whole command line: `tradedb SUBCOMMAND [options]`."""
+    parser = Parser(
+        prog="tradedb",
+        description="Look after a tradedb trading database: trades, bots, metrics, upkeep, and a demo.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tradedb {__version__}")
+    parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", title="subcommands")
+    plain, tabular = _common(False), _common(True)
+
+    def command(name: str, handler: Handler, help: str, *, json_output: bool = True) -> Parser:
+        """Add a subcommand with the common options (and --json where it prints a table)."""
+        child: Parser = sub.add_parser(
+            name, help=help, description=help, parents=[tabular if json_output else plain]
+        )
+        child.set_defaults(handler=handler)
+        return child
+
+    p = command("migrate", run_migrate, "apply pending schema migrations (backing up a database that has data)")
+    p.add_argument("--list", action="store_true", help="only show applied and pending migrations")
+
+    p = command("status", run_status, "health: schema version, integrity, row counts, size, stale bots")
+    p.add_argument("--full", action="store_true", help="full integrity check (slower) instead of the quick one")
+    p.add_argument("--stale-after", type=types.duration, default="5m", metavar="DURATION",
+                   help="count running bots silent for longer than this as stale (default: 5m)")
+
+    p = command("bots", run_bots, "each bot: type, status, balance, PnL, open trades, heartbeat age")
+    p.add_argument("--stale-after", type=types.duration, default="5m", metavar="DURATION",
+                   help="mark running bots silent for longer than this STALE: 90s, 5m, 2h, 3d (default: 5m)")
+
+    p = command("trades", run_trades, "open trades (oldest first), then closed trades (newest exit first)")
+    p.add_argument("--bot", metavar="ID", help="only this bot's trades")
+    p.add_argument("--symbol", metavar="S", help="only this symbol, e.g. BTCUSDT")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--open", action="store_true", help="only open trades")
+    which.add_argument("--closed", action="store_true", help="only closed trades")
+    p.add_argument("--limit", type=types.count, default=50, metavar="N",
+                   help="show at most N trades (default: 50; 0: all)")
+
+    p = command("summary", run_summary, "trade counts, win rate and exact PnL totals")
+    p.add_argument("--bot", metavar="ID", help="only this bot")
+    p.add_argument("--symbol", metavar="S", help="only this symbol")
+    p.add_argument("--type", dest="trade_type", choices=("paper", "live", "optimization"), help="only this trade type")
+    p.add_argument("--since", type=types.iso_date, metavar="DATE", help="trades entered at or after DATE")
+    p.add_argument("--until", type=types.iso_date, metavar="DATE", help="trades entered before DATE")
+
+    p = command("metrics", run_metrics, "compute a bot's performance metrics from its closed trades, and store them")
+    p.add_argument("bot_id", metavar="BOT_ID")
+    p.add_argument("--starting-balance", type=types.amount, metavar="X",
+                   help="balance before the first trade (default: current balance minus total PnL)")
+    p.add_argument("--type", dest="trade_type", choices=("paper", "live", "optimization"), help="only this trade type")
+    p.add_argument("--since", type=types.iso_date, metavar="DATE", help="trades closed at or after DATE")
+    p.add_argument("--until", type=types.iso_date, metavar="DATE", help="trades closed before DATE")
+    p.add_argument("--no-store", action="store_true", help="compute and print, but do not store")
+
+    p = command("cleanup", run_cleanup, "delete closed trades and metrics older than the retention periods")
+    p.add_argument("--days", type=types.count, default=90, help="keep trades that exited in the last DAYS days (default: 90)")
+    p.add_argument("--metrics-days", type=types.count, default=365, metavar="DAYS",
+                   help="keep metrics calculated in the last DAYS days (default: 365)")
+    p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+
+    p = command("backup", run_backup, "consistent online copy of the database (safe while bots write)")
+    p.add_argument("dest", nargs="?", metavar="DEST",
+                   help="file or existing folder (default: backups/ beside the database)")
+
+    p = command("export", run_export, "stream every trade (any status) as CSV or JSON lines, in the order stored", json_output=False)
+    p.add_argument("what", choices=("trades",), metavar="trades", help="what to export (trades)")
+    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl")
+    p.add_argument("--bot", metavar="ID", help="only this bot's trades")
+    p.add_argument("--symbol", metavar="S", help="only this symbol")
+    p.add_argument("--status", choices=("open", "closed", "cancelled"), help="only trades with this status")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (default: stdout)")
+
+    p = command("demo", run_demo, "paper bots trading simulated prices, a crash and a recovery, then metrics",
+                json_output=False)
+    p.add_argument("--bots", type=types.positive, default=3, help="how many bots (default: 3)")
+    p.add_argument("--days", type=types.positive, default=30, help="days of hourly candles (default: 30)")
+    p.add_argument("--seed", type=int, default=7, help="the same seed gives the same trades (default: 7)")
+    return parser
+
+
+def configure_logging(debug: bool) -> None:
+    """tradedb's INFO messages (applied migrations, backups) go to stderr; SQL logs only with --debug."""
+    root = logging.getLogger("tradedb")
+    if not any(getattr(h, "tradedb_cli", False) for h in root.handlers):  # main() may run twice in one process
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("tradedb: %(message)s"))
+        handler.tradedb_cli = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    if not debug:
+        logging.getLogger("tradedb.sql").setLevel(logging.WARNING)
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line: library errors as they read, others with their kind."""
+    if isinstance(error, (TradeDBError, CliError)):
+        message = str(error)
+    elif isinstance(error, sqlite3.Error):
+        message = f"SQLite: {error}"
+    elif isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        message = f"{error.strerror or error}{where}"
+    else:
+        message = f"unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback)"
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.command is None:
+        parser.print_help()
+        return 0
+    configure_logging(options.debug)
+    handler: Handler = options.handler
+    try:
+        return asyncio.run(handler(options))
+    except KeyboardInterrupt:
+        print("tradedb: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly; point stdout at devnull so the exit flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as error:
+        if options.debug:
+            raise
+        print(f"tradedb {options.command}: error: {one_line(error)}", file=sys.stderr)
+        return 1

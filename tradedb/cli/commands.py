@@ -1,0 +1,236 @@
+"""The subcommands that look at and look after a database: migrate, status, bots, trades, summary, metrics, cleanup, backup."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import MigrationError
+from ..migrations import default_backup_path, schema_state
+from . import output
+from .args import format_age
+from .common import database_path, open_existing, opened, require_bot, require_creatable, require_file
+
+
+async def run_migrate(options: argparse.Namespace) -> int:
+    """Apply pending migrations (tradedb backs up a database with data first), or --list them."""
+    path = database_path(options)
+    if not options.list:
+        require_creatable(path)
+    before = await asyncio.to_thread(schema_state, path)
+    if options.list:
+        rows = (
+            [{"migration": m, "status": "applied"} for m in before.applied if m not in before.unknown]
+            + [{"migration": m, "status": "unknown (from a newer tradedb)"} for m in before.unknown]
+            + [{"migration": m, "status": "pending"} for m in before.pending]
+        )
+        if options.json:
+            print(output.json_text({"database": path, "migrations": rows}))
+        else:
+            output.table(rows, ["status", "migration"])
+        return 0
+    async with opened(path, migrate=True):
+        # Read while tradedb's own connection is open: its close then tidies the WAL files away.
+        after = await asyncio.to_thread(schema_state, path)
+    applied = [m for m in after.applied if m not in before.applied]
+    if options.json:
+        print(output.json_text({"database": path, "applied": applied, "pending": after.pending}))
+    elif applied:
+        print(f"applied {', '.join(applied)} to {path}")
+    else:
+        print(f"{path} is up to date ({len(after.applied)} migrations applied)")
+    return 0
+
+
+# What `tradedb status` shows, in this order, by the health report's keys; other keys follow as they come.
+_HEALTH_LABELS = {
+    "database": "database",
+    "ok": "ok",
+    "applied_migrations": "applied migrations",
+    "pending_migrations": "pending migrations",
+    "integrity": "integrity",
+    "foreign_key_violations": "foreign key violations",
+    "row_counts": "rows",
+    "file_size_bytes": "size (with WAL)",
+    "stale_bots": "stale bots",
+    "journal_mode": "journal mode",
+    "sqlite_version": "SQLite",
+    "problems": "problems",
+}
+
+
+def _size(size: Any) -> str:
+    if not isinstance(size, int):
+        return output.text(size)
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit} ({size} bytes)"
+    return f"{size} bytes"
+
+
+async def run_status(options: argparse.Namespace) -> int:
+    """Print the health report; exit status 1 when the database is not healthy."""
+    path = database_path(options)
+    require_file(path)
+    try:
+        async with opened(path, migrate=False) as repository:
+            report = dict(await repository.health(full=options.full, stale_after=options.stale_after))
+    except MigrationError as error:
+        # The repository will not open a database at another schema; report what the schema says instead.
+        state = await asyncio.to_thread(schema_state, path)
+        report = {"ok": False, "database": str(path), "applied_migrations": state.applied,
+                  "pending_migrations": state.pending, "problems": [str(error)]}
+    if options.json:
+        print(output.json_text(report))
+    else:
+        shown = dict(report)
+        if "file_size_bytes" in shown:
+            shown["file_size_bytes"] = _size(shown["file_size_bytes"])
+        if "stale_bots" in shown:
+            shown["stale_bots"] = f"{output.text(shown['stale_bots'])} (running, silent for over {format_age(options.stale_after)})"
+        lines = [(label, shown[key]) for key, label in _HEALTH_LABELS.items() if key in shown]
+        lines += [(key.replace("_", " "), value) for key, value in shown.items() if key not in _HEALTH_LABELS]
+        output.pairs(lines)
+    return 0 if report.get("ok") else 1
+
+
+async def run_bots(options: argparse.Namespace) -> int:
+    """Every bot with its books, open trades and heartbeat age; running bots silent too long are STALE."""
+    async with open_existing(options) as repository:
+        bots = await repository.list_bot_instances()
+        stale = {bot.id for bot in await repository.get_stale_bots(options.stale_after)}
+        open_trades = Counter(trade.bot_id for trade in await repository.get_open_trades())
+    now = datetime.now(timezone.utc)
+    rows: list[dict[str, Any]] = []
+    for bot in bots:
+        # The same sign of life get_stale_bots goes by: the last heartbeat, else the start.
+        seen = bot.last_heartbeat or bot.started_at
+        age = now - seen if seen else None
+        rows.append({
+            "id": bot.id, "type": bot.type, "status": bot.status, "balance": bot.current_balance,
+            "total_pnl": bot.total_pnl, "open_trades": open_trades.get(bot.id, 0),
+            "last_heartbeat": bot.last_heartbeat, "heartbeat_age": age, "stale": bot.id in stale,
+        })
+    if options.json:
+        for row in rows:
+            age = row.pop("heartbeat_age")
+            row["heartbeat_age_seconds"] = None if age is None else round(age.total_seconds(), 3)
+        print(output.json_text(rows))
+        return 0
+    for row in rows:
+        row["heartbeat_age"] = "-" if row["heartbeat_age"] is None else format_age(row["heartbeat_age"])
+        row["stale"] = "STALE" if row["stale"] else ""
+    output.table(rows, ["id", "type", "status", "balance", "total_pnl", "open_trades", "heartbeat_age", "stale"])
+    return 0
+
+
+async def run_trades(options: argparse.Namespace) -> int:
+    """List trades: open ones oldest first, then closed ones newest exit first."""
+    limit = options.limit or None
+    async with open_existing(options) as repository:
+        if options.bot is not None:
+            await require_bot(repository, options.bot)
+        trades = []
+        if not options.closed:
+            trades += await repository.get_open_trades(bot_id=options.bot, symbol=options.symbol)
+        if not options.open and (limit is None or len(trades) <= limit):
+            # One more than shown, to tell whether there is more.
+            fetch = None if limit is None else limit + 1 - len(trades)
+            trades += await repository.get_closed_trades(bot_id=options.bot, symbol=options.symbol, limit=fetch)
+    more = limit is not None and len(trades) > limit
+    trades = trades[:limit]
+    if options.json:
+        print(output.json_text(trades))
+    else:
+        columns = ["id", "bot_id", "symbol", "direction", "status", "entry_time", "entry_price", "size",
+                   "exit_time", "exit_price", "net_pnl"]
+        output.table([{column: getattr(trade, column) for column in columns} for trade in trades], columns)
+    if more:
+        print(f"tradedb: showing the first {limit} trades; --limit 0 shows all, `tradedb export trades` streams them",
+              file=sys.stderr)
+    return 0
+
+
+async def run_summary(options: argparse.Namespace) -> int:
+    """Counts, win rate and exact PnL totals of the matching trades."""
+    async with open_existing(options) as repository:
+        if options.bot is not None:
+            await require_bot(repository, options.bot)
+        summary = await repository.get_trade_summary(
+            bot_id=options.bot, symbol=options.symbol, trade_type=options.trade_type,
+            since=options.since, until=options.until,
+        )
+    if options.json:
+        print(output.json_text(summary))
+    else:
+        output.pairs((key, value) for key, value in summary.items())
+    return 0
+
+
+async def run_metrics(options: argparse.Namespace) -> int:
+    """Compute a bot's performance metrics from its closed trades; store them unless --no-store."""
+    async with open_existing(options) as repository:
+        await require_bot(repository, options.bot_id)
+        metrics = await repository.calculate_performance_metrics(
+            options.bot_id, starting_balance=options.starting_balance, trade_type=options.trade_type,
+            since=options.since, until=options.until, store=not options.no_store,
+        )
+    shown = output.plain(metrics)
+    if options.no_store:
+        # Not stored: it has no row, so no id or creation time worth showing.
+        shown = {name: value for name, value in shown.items() if name not in ("id", "created_at")}
+    if options.json:
+        print(output.json_text({"stored": not options.no_store, **shown}))
+    else:
+        output.pairs((name, value) for name, value in shown.items() if name != "extra_metadata")
+        print(f"stored as {metrics.id}" if not options.no_store else "not stored (--no-store)")
+    return 0
+
+
+async def run_cleanup(options: argparse.Namespace) -> int:
+    """Delete (or with --dry-run count) closed trades and metrics older than the retention periods."""
+    progress = output.Progress(output.interactive())
+    async with open_existing(options) as repository:
+        async with progress.activity("dry run: counting" if options.dry_run else "cleaning up"):
+            result = await repository.cleanup_old_data(
+                options.days, options.metrics_days, dry_run=options.dry_run
+            )
+    if options.json:
+        print(output.json_text({"dry_run": options.dry_run, **result}))
+    else:
+        verb = "would delete" if options.dry_run else "deleted"
+        print(f"{verb} {result.get('trades', 0)} closed or cancelled trades (exit over {options.days} days ago) "
+              f"and {result.get('performance_metrics', 0)} metrics (over {options.metrics_days} days old)")
+    return 0
+
+
+def _backup_target(dest: str | None, database: Path) -> Path | None:
+    """DEST as given; a folder (existing, or written with a trailing slash) gets the usual timestamped name in it."""
+    if dest is None:
+        return None
+    target = Path(dest)
+    if target.is_dir() or dest.endswith(("/", os.sep)):
+        return target / default_backup_path(database).name
+    return target
+
+
+async def run_backup(options: argparse.Namespace) -> int:
+    """Take a consistent online copy of the database and print where it is."""
+    progress = output.Progress(output.interactive())
+    async with open_existing(options) as repository:
+        target = _backup_target(options.dest, repository.path)
+        if target is not None:
+            require_creatable(target)  # so an unwritable folder is named, not just "unable to open"
+        async with progress.activity("backing up"):
+            written = await repository.backup(target)
+    if options.json:
+        print(output.json_text({"database": repository.path, "backup": written}))
+    else:
+        print(written)
+    return 0

@@ -1,0 +1,140 @@
+"""`tradedb demo`: paper bots trade a simulated market concurrently; one crashes and recovers; metrics follow.
+
+Every run adds a new set of bots (demo1-..., demo2-..., numbered after the
+runs already in the database), so running it again never changes earlier
+data and the database stays valid. The same seed gives the same trades:
+same prices, sizes and candle times, and the same trade ids for the same
+run number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .. import Repository, Trade
+from . import output
+from .common import database_path, opened, require_creatable
+from .market import START, SYMBOLS, WARMUP
+from .paperbot import INITIAL_BALANCE, Market, PaperBot, build_market
+from .strategies import Position, strategy_for
+
+CRASH_AT = 0.4  # the victim crashes at the first candle past 40% of the run where it holds a position
+
+
+async def next_run(repository: Repository) -> int:
+    """1 + the highest demo run number among the bots already stored."""
+    runs = [int(m[1]) for bot in await repository.list_bot_instances() if (m := re.match(r"demo(\d+)-bot\d", bot.id))]
+    return max(runs, default=0) + 1
+
+
+def describe(position: Position | Trade) -> str:
+    """One line for a position: symbol, direction, size, entry price and time, trade id."""
+    trade_id = position.trade_id if isinstance(position, Position) else position.id
+    return (f"{position.symbol} {position.direction} {output.text(position.size)} @ "
+            f"{output.text(position.entry_price)} since {output.text(position.entry_time)}  trade {trade_id}")
+
+
+async def supervise(bots: Sequence[PaperBot], tasks: dict[str, asyncio.Task[None]], progress: output.Progress,
+                    hours: int, until: asyncio.Event | None = None) -> None:
+    """Wait until every task ends (or `until` is set), redrawing progress; a bot that fails stops the demo."""
+    while not all(task.done() for task in tasks.values()) and not (until is not None and until.is_set()):
+        await asyncio.wait(set(tasks.values()), timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks.values():
+            error = task.exception() if task.done() and not task.cancelled() else None
+            if error is not None:
+                raise error
+        progress.update(f"trading: hour {max(0, min(bot.done for bot in bots) - WARMUP + 1)}/{hours}")
+
+
+async def crash_and_recover(
+    victim: PaperBot, tasks: dict[str, asyncio.Task[None]], progress: output.Progress
+) -> PaperBot:
+    """Cancel the victim's task with its positions open, then restart it and show what start_bot recovered."""
+    held = list(victim.positions.values())
+    task = tasks[victim.bot_id]
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    crashed_at = next(iter(victim.market.candles.values()))[victim.done].close_time
+    progress.clear()
+    print(f"\n{output.text(crashed_at)}  CRASH: {victim.bot_id} killed (task cancelled) "
+          f"holding {len(held)} open position(s) in memory:")
+    for position in held:
+        print(f"    {describe(position)}")
+    print("    (its status stays 'running' and its heartbeats stop: after 5 minutes `tradedb bots` marks it STALE)")
+    reborn = PaperBot(victim.repository, victim.bot_id, victim.strategy, victim.market)
+    recovered = await reborn.start(first=False, resume_at=victim.done + 1)
+    same = sorted(t.id for t in recovered) == sorted(p.trade_id for p in held)
+    print(f"{output.text(crashed_at)}  RESTART: start_bot({victim.bot_id!r}) recovered "
+          f"{len(recovered)} open position(s) from the database:")
+    for trade in recovered:
+        print(f"    {describe(trade)}")
+    print(f"    the same trades the killed bot held: {'yes' if same else 'NO'}; it trades on from there\n")
+    tasks[victim.bot_id] = asyncio.create_task(reborn.run(), name=victim.bot_id)
+    return reborn
+
+
+async def report(repository: Repository, bots: Sequence[PaperBot]) -> None:
+    """Compute and store each bot's metrics, then print one line per bot."""
+    rows: list[dict[str, Any]] = []
+    for bot in bots:
+        stopped = await repository.stop_bot(bot.bot_id)
+        metrics = await repository.calculate_performance_metrics(bot.bot_id, starting_balance=INITIAL_BALANCE)
+        summary = await repository.get_trade_summary(bot_id=bot.bot_id)
+        rows.append({
+            "bot": bot.bot_id, "closed": summary.get("closed_trades"), "open": summary.get("open_trades"),
+            "win_rate_%": summary.get("win_rate"), "net_pnl": summary.get("total_net_pnl"),
+            "return_%": metrics.total_return, "max_drawdown_%": metrics.max_drawdown,
+            "sharpe": metrics.sharpe_ratio, "balance": stopped.current_balance,
+        })
+    print("Per bot (metrics computed from the closed trades and stored in performance_metrics):")
+    output.table(rows, list(rows[0]))
+
+
+async def run_demo(options: argparse.Namespace) -> int:
+    """Run the demo on --database (default db/trading.db), creating and migrating it if needed."""
+    started = time.monotonic()
+    path = database_path(options)
+    require_creatable(path)
+    market: Market = build_market(options.seed, options.days)
+    hours = options.days * 24
+    progress = output.Progress(output.interactive())
+    async with opened(path, migrate=True) as repository:
+        run = await next_run(repository)
+        bots = [PaperBot(repository, f"demo{run}-bot{n}-{strategy_for(n).slug}", strategy_for(n), market)
+                for n in range(1, options.bots + 1)]
+        print(f"tradedb demo: seed {options.seed}, {options.bots} paper bot(s), {options.days} days of hourly candles "
+              f"from {output.text(START)} ({', '.join(SYMBOLS)})")
+        print(f"database {path}, run {run} (earlier runs are left as they are)\n")
+        for bot in bots:
+            await bot.start(first=True, resume_at=WARMUP)
+            s = bot.strategy
+            print(f"  started {bot.bot_id}: {s.entry_logic_name} + {s.exit_logic_name}, "
+                  f"balance {output.text(INITIAL_BALANCE)}")
+        victim = bots[0]
+        crash = asyncio.Event()
+        crash_from = WARMUP + max(1, int(hours * CRASH_AT))
+        tasks = {bot.bot_id: asyncio.create_task(bot.run(crash if bot is victim else None, crash_from), name=bot.bot_id)
+                 for bot in bots}
+        try:
+            await supervise(bots, tasks, progress, hours, until=crash)
+            bots[0] = await crash_and_recover(victim, tasks, progress)
+            await supervise(bots, tasks, progress, hours)
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            progress.clear()
+        await report(repository, bots)
+    hint = "" if options.database is None else f" --database {options.database}"
+    print(f"\nDone in {time.monotonic() - started:.1f}s. Look around: tradedb bots{hint}; "
+          f"tradedb trades --open{hint}; tradedb summary{hint}; sqlite3 {path}")
+    return 0
+
