@@ -132,7 +132,7 @@ def refuse_unknown(path: Path, state: SchemaState) -> None:
         )
 
 
-def prepare(path: Path, *, migrate: bool) -> SchemaState:
+def prepare(path: Path, *, migrate: bool, busy_timeout: float = 5.0) -> SchemaState:
     """Make sure the database at `path` has this version's schema, applying migrations if `migrate`."""
     state = schema_state(path)
     refuse_unknown(path, state)
@@ -143,7 +143,7 @@ def prepare(path: Path, *, migrate: bool) -> SchemaState:
             f"{path} lacks migration(s) {', '.join(state.pending)}: apply them with `tradedb migrate`, "
             "`yoyo apply`, or connect(..., migrate=True)"
         )
-    apply_migrations(path)
+    apply_migrations(path, busy_timeout)
     return schema_state(path)
 
 

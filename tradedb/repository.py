@@ -310,7 +310,7 @@ async def open_repository(database: str | os.PathLike[str] | None, migrate: bool
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValidationError("database", f"cannot create the folder {path.parent}: {error.strerror}") from None
-    await asyncio.to_thread(prepare, path, migrate=migrate)
+    await asyncio.to_thread(prepare, path, migrate=migrate, busy_timeout=float(busy_timeout))
     db = Database(path, float(busy_timeout))
     await db.open()
     return Repository(db)

@@ -337,5 +337,9 @@ class Database:
         # its reads wait while the pages are copied.
         try:
             await asyncio.to_thread(copy_database, self.path, dest, self.busy_timeout)
+        except sqlite3.OperationalError as error:
+            if "unable to open" not in str(error):
+                raise translate(error, self.busy_timeout) from error
+            raise TradeDBError(f"cannot write the backup {dest}: {error}; choose a writable folder") from error
         except sqlite3.Error as error:
             raise translate(error, self.busy_timeout) from error
