@@ -80,6 +80,7 @@ CREATE TABLE trades (
         entry_logic_name <> '' AND exit_logic_name <> '' AND symbol <> '' AND interval <> ''),
     CONSTRAINT trades_closed_has_exit CHECK (
         status <> 'closed' OR (exit_time IS NOT NULL AND exit_price IS NOT NULL)),
+    CONSTRAINT trades_exit_after_entry CHECK (exit_time >= entry_time),
     CONSTRAINT trades_entry_time_utc CHECK (
         entry_time GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
         AND substr(entry_time, 12, 2) < '24' AND date(substr(entry_time, 1, 10), '+0 days') = substr(entry_time, 1, 10)),
@@ -230,6 +231,54 @@ BEFORE UPDATE OF status ON trades
 FOR EACH ROW WHEN OLD.status <> NEW.status AND OLD.status <> 'open'
 BEGIN
     SELECT RAISE(ABORT, 'trades.status: a closed or cancelled trade cannot change status');
+END;
+
+-- Foreign keys that hold even where PRAGMA foreign_keys is off, as it is by
+-- default in the sqlite3 shell. (tradedb's own connections also turn it on.)
+CREATE TRIGGER trades_bot_exists_on_insert
+BEFORE INSERT ON trades
+FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM bot_instances WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'trades.bot_id: no such bot instance; create the bot first');
+END;
+
+CREATE TRIGGER trades_bot_exists_on_update
+BEFORE UPDATE OF bot_id ON trades
+FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM bot_instances WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'trades.bot_id: no such bot instance; create the bot first');
+END;
+
+CREATE TRIGGER performance_metrics_bot_exists_on_insert
+BEFORE INSERT ON performance_metrics
+FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM bot_instances WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'performance_metrics.bot_id: no such bot instance; create the bot first');
+END;
+
+CREATE TRIGGER performance_metrics_bot_exists_on_update
+BEFORE UPDATE OF bot_id ON performance_metrics
+FOR EACH ROW WHEN NOT EXISTS (SELECT 1 FROM bot_instances WHERE id = NEW.bot_id)
+BEGIN
+    SELECT RAISE(ABORT, 'performance_metrics.bot_id: no such bot instance; create the bot first');
+END;
+
+-- A bot with trades or metrics is kept (tradedb never deletes bots), and
+-- its id never changes under them.
+CREATE TRIGGER bot_instances_keep_referenced_on_delete
+BEFORE DELETE ON bot_instances
+FOR EACH ROW WHEN EXISTS (SELECT 1 FROM trades WHERE bot_id = OLD.id)
+    OR EXISTS (SELECT 1 FROM performance_metrics WHERE bot_id = OLD.id)
+BEGIN
+    SELECT RAISE(ABORT, 'bot_instances: this bot has trades or metrics and cannot be deleted');
+END;
+
+CREATE TRIGGER bot_instances_keep_referenced_on_id_change
+BEFORE UPDATE OF id ON bot_instances
+FOR EACH ROW WHEN NEW.id IS NOT OLD.id AND (EXISTS (SELECT 1 FROM trades WHERE bot_id = OLD.id)
+    OR EXISTS (SELECT 1 FROM performance_metrics WHERE bot_id = OLD.id))
+BEGIN
+    SELECT RAISE(ABORT, 'bot_instances.id: this bot has trades or metrics; its id cannot change');
 END;
 
 -- updated_at changes on every update. tradedb sets it itself (to the

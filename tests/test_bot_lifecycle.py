@@ -155,3 +155,16 @@ async def test_retried_create_trades_only_adds_what_is_new(repo, bot):
     with pytest.raises(tradedb.ConflictError):
         await repo.create_trades([trade_data(id=str(uuid.uuid4())), trade_data(id=ids[0], size="9")])
     assert len(await repo.get_closed_trades()) == 3 and await repo.get_open_trades() == []
+
+
+async def test_start_bot_refuses_to_change_a_bots_type(repo):
+    await repo.start_bot({"id": "bot-1", "type": "paper"})
+    with pytest.raises(tradedb.ConflictError, match="paper"):
+        await repo.start_bot({"id": "bot-1", "type": "live"})
+    assert (await repo.get_bot_instance("bot-1")).type == "paper"
+
+
+async def test_stale_bots_with_a_huge_max_age_are_those_that_never_showed_life(repo, raw):
+    await repo.create_bot_instance({"id": "alive", "type": "paper"})
+    raw.execute("INSERT INTO bot_instances (id, type, status) VALUES ('ghost', 'paper', 'running')")
+    assert [b.id for b in await repo.get_stale_bots(timedelta(days=10**6))] == ["ghost"]

@@ -44,6 +44,7 @@ async def test_an_existing_bot_id_is_a_conflict(repo):
         ({"id": "b1", "type": "paper", "balance": 5}, "balance"),
         ({"id": "b1", "type": "paper", "created_at": "2024-01-01T00:00:00Z"}, "created_at"),
         ({"id": "b1", "type": "paper", "last_heartbeat": datetime(2024, 1, 1)}, "last_heartbeat"),
+        ({"id": "b1", "type": "paper", "total_pnl": "500"}, "total_pnl"),  # a new bot's books start at 0
     ],
 )
 async def test_create_bot_instance_refuses_bad_data(repo, data, field):
@@ -69,6 +70,7 @@ async def test_update_bot_instance(repo):
     ({"created_at": "2024-01-01T00:00:00Z"}, tradedb.ValidationError),
     ({"statsu": "stopped"}, tradedb.ValidationError),
     ({"total_pnl": None}, tradedb.ValidationError),
+    ({"total_pnl": "5"}, tradedb.ValidationError),  # the books follow the trades
     ({"type": None}, tradedb.ValidationError),
 ])
 async def test_update_bot_instance_refuses_bad_changes(repo, changes, error):

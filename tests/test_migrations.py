@@ -113,11 +113,16 @@ async def test_a_file_that_is_not_a_database_is_refused_and_untouched(tmp_path):
     assert file_digest(path) == before
 
 
-@pytest.mark.parametrize("location", [":memory:", "postgresql://localhost/trades", "sqlite://relative.db", ""])
-async def test_locations_that_are_not_files_are_refused(location):
+@pytest.mark.parametrize(
+    "location",
+    [":memory:", "postgresql://localhost/trades", "sqlite://relative.db", "", "we#ird/t.db", "t.db?mode=ro", "a%20b.db", "."],
+)
+async def test_locations_that_are_not_plain_files_are_refused(tmp_path, monkeypatch, location):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(tradedb.ValidationError) as caught:
         await tradedb.connect(location)
     assert caught.value.field == "database"
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_default_location_comes_from_the_environment(tmp_path, monkeypatch):

@@ -83,15 +83,20 @@ async def test_a_writer_killed_at_random_points_loses_nothing_it_saw_committed(d
     seen_created: set[str] = set()
     seen_closed: set[str] = set()
     for round_ in range(10):
-        writer = subprocess.Popen(
-            [sys.executable, WORKER, "writer", str(db_path), "crashy", str(round_)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        errors = db_path.with_name(f"writer-{round_}.err")
+        with errors.open("w") as stderr:
+            writer = subprocess.Popen(
+                [sys.executable, WORKER, "writer", str(db_path), "crashy", str(round_)],
+                stdout=subprocess.PIPE, stderr=stderr, text=True,
+            )
         first = writer.stdout.readline()  # wait until it is writing
-        assert first, writer.stderr.read()
+        assert first, errors.read_text()
         time.sleep(rng.uniform(0.05, 0.6))
         writer.send_signal(signal.SIGKILL)
-        rest, _ = writer.communicate(timeout=30)
+        # Read through the same buffered stream as readline did, so no logged line is lost.
+        rest = writer.stdout.read()
+        writer.stdout.close()
+        writer.wait(timeout=30)
         assert writer.returncode == -signal.SIGKILL
         created, closed = read_log([first, *rest.splitlines()])
         seen_created |= created

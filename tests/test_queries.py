@@ -95,5 +95,5 @@ async def test_debug_log_names_each_query_its_parameters_and_time(repo, bot, cap
         trade = await repo.create_trade(trade_data())
         await repo.get_trade_by_id(trade.id)
     messages = [record.getMessage() for record in caplog.records if record.name == "tradedb.sql"]
-    assert any(m.startswith("insert_trade x1 (") and m.endswith(" ms)") for m in messages), messages
+    assert any(m.startswith("insert_trade x1 [{'id': '" + trade.id) and m.endswith(" ms)") for m in messages), messages
     assert any(m.startswith("get_trade_by_id {'id': '" + trade.id) for m in messages), messages

@@ -159,3 +159,40 @@ async def test_required_indexes_exist(raw):
 async def test_connection_runs_in_wal_with_foreign_keys(repo, raw):
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert raw.execute("PRAGMA foreign_key_list(trades)").fetchone()[2] == "bot_instances"
+
+
+@pytest.fixture
+def shell(db_path, repo):
+    """A connection like the sqlite3 shell's: PRAGMA foreign_keys left off."""
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    assert connection.execute("PRAGMA foreign_keys").fetchone() == (0,)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO trades (id, bot_id, trade_type, entry_logic_name, exit_logic_name, symbol, interval, direction) "
+        "VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'ghost', 'paper', 'e', 'x', 'BTCUSDT', '1h', 'long')",
+        "UPDATE trades SET bot_id = 'ghost'",
+        "INSERT INTO performance_metrics (id, bot_id) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'ghost')",
+        "DELETE FROM bot_instances WHERE id = 'bot-1'",
+        "UPDATE bot_instances SET id = 'renamed' WHERE id = 'bot-1'",
+    ],
+)
+async def test_foreign_keys_hold_even_with_the_pragma_off(shell, trade_id, statement):
+    with pytest.raises(sqlite3.IntegrityError, match="bot"):
+        shell.execute(statement)
+    assert shell.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_a_bot_without_trades_can_still_be_renamed_or_deleted_in_the_shell(shell, bot):
+    shell.execute("UPDATE bot_instances SET id = 'renamed' WHERE id = 'bot-1'")
+    shell.execute("DELETE FROM bot_instances WHERE id = 'renamed'")
+    assert shell.execute("SELECT count(*) FROM bot_instances").fetchone() == (0,)
+
+
+async def test_a_trade_cannot_exit_before_it_entered(shell, trade_id):
+    with pytest.raises(sqlite3.IntegrityError, match="trades_exit_after_entry"):
+        shell.execute("UPDATE trades SET exit_time = '2024-03-01 11:59:59.999999Z'")

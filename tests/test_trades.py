@@ -375,3 +375,31 @@ async def test_iter_trades_streams_every_matching_trade_in_storage_order(repo, b
 async def test_iter_trades_refuses_bad_filters(repo, bad):
     with pytest.raises(tradedb.ValidationError):
         [t async for t in repo.iter_trades(**bad)]
+
+
+@pytest.mark.parametrize(
+    "change, gross, net",
+    [
+        ({"exit_price": "49000"}, "-100", "-100"),
+        ({"commission": "2.5"}, "100", "97.5"),
+        ({"size": "0.2"}, "200", "200"),
+        ({"direction": "short"}, "-100", "-100"),
+        ({"exit_price": "49000", "net_pnl": "-90"}, "-100", "-90"),  # a given PnL field is kept
+    ],
+)
+async def test_correcting_a_closed_trade_settles_it_again_and_moves_the_books(repo, bot, change, gross, net):
+    trade = await repo.create_trade(trade_data())
+    await repo.close_trade(trade.id, exit_price="51000")
+    corrected = await repo.update_trade(trade.id, change)
+    assert (corrected.gross_pnl, corrected.net_pnl) == (D(gross), D(net))
+    assert corrected.exit_value == corrected.exit_price * corrected.size
+    after = await repo.get_bot_instance("bot-1")
+    assert (after.total_pnl, after.current_balance) == (D(net), D(1000) + D(net))
+
+
+async def test_a_trade_cannot_exit_before_it_entered(repo, bot):
+    trade = await repo.create_trade(trade_data())
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.close_trade(trade.id, exit_price="1", exit_time=ENTRY_TIME - timedelta(microseconds=1))
+    assert caught.value.field == "exit_time"
+    assert (await repo.get_trade_by_id(trade.id)).status == "open"

@@ -464,7 +464,9 @@ async def test_health_counts_stale_bots_without_calling_the_database_unhealthy(r
 
 
 async def test_health_reports_foreign_key_violations(repo, bot, raw):
+    # Only a damaged database gets here: the schema's triggers guard the keys even with the pragma off.
     raw.execute("PRAGMA foreign_keys = OFF")
+    raw.execute("DROP TRIGGER bot_instances_keep_referenced_on_delete")
     raw.execute("INSERT INTO bot_instances (id, type) VALUES ('gone', 'paper')")
     await repo.create_trade(trade_data(bot_id="gone"))
     raw.execute("DELETE FROM bot_instances WHERE id = 'gone'")

@@ -119,7 +119,17 @@ async def test_naive_times_are_refused_never_guessed(repo, bot, naive):
         await repo.create_trade(trade_data(entry_time=naive))
 
 
-@pytest.mark.parametrize("bad", ["soon", 1700000000, 1.5, "2024-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "soon",
+        1700000000,
+        1.5,
+        "2024-13-01T00:00:00Z",
+        datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),  # before year 1 in UTC
+        "9999-12-31T23:00:00-05:00",  # after year 9999 in UTC
+    ],
+)
 async def test_non_times_are_refused(repo, bot, bad):
     with pytest.raises(tradedb.ValidationError) as caught:
         await repo.create_trade(trade_data(entry_time=bad))

@@ -6,7 +6,7 @@ the transaction the repository opened for it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Any, Mapping
 
@@ -24,7 +24,7 @@ from .records import (
     trade_from_row,
 )
 from .sqlite import Session
-from .values import EXACT, time_to_text, utc_now
+from .values import EXACT, UTC, time_to_text, utc_now
 
 INSERT_BOT = QUERIES["insert_bot_instance"]
 GET_BOT = QUERIES["get_bot_instance"]
@@ -34,6 +34,8 @@ STALE_BOTS = QUERIES["get_stale_bots"]
 OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
 
 AUTOMATIC = ("created_at", "updated_at")
+# total_pnl follows the bot's closed trades (see trades.rebook); nobody sets it.
+DERIVED = (*AUTOMATIC, "total_pnl")
 
 
 def bot_row(session: Session, bot_id: str) -> dict[str, Any] | None:
@@ -58,15 +60,14 @@ def write_bot(session: Session, row: dict[str, Any]) -> BotInstance:
 
 def create_bot_instance(session: Session, data: Mapping[str, Any], now: str | None = None) -> BotInstance:
     """Store a new bot; its id must be new."""
-    check_fields("bot instance", data, BOT_COLUMNS, fixed=AUTOMATIC)
+    check_fields("bot instance", data, BOT_COLUMNS, fixed=DERIVED)
     for required in ("id", "type"):
         if data.get(required) is None:
             raise ValidationError(required, "is required for a bot instance")
     now = now or time_to_text(utc_now())
     row = new_row(BOT_COLUMNS, data)
     row["status"] = row["status"] or "running"
-    if row["total_pnl"] is None:
-        row["total_pnl"] = MONEY.computed(Decimal(0))
+    row["total_pnl"] = MONEY.computed(Decimal(0))
     if row["status"] == "running" and row["started_at"] is None:
         row["started_at"] = now
     row["created_at"] = row["updated_at"] = now
@@ -78,12 +79,10 @@ def create_bot_instance(session: Session, data: Mapping[str, Any], now: str | No
 
 def update_bot_instance(session: Session, bot_id: str, changes: Mapping[str, Any]) -> BotInstance:
     """Apply changes to a bot and return it as stored."""
-    check_fields("bot instance", changes, BOT_COLUMNS, fixed=("id", *AUTOMATIC))
+    check_fields("bot instance", changes, BOT_COLUMNS, fixed=("id", *DERIVED))
     row = existing_bot_row(session, bot_id)
     for name, value in changes.items():
         row[name] = BOT_COLUMNS[name].to_db(name, value)
-    if row["total_pnl"] is None:
-        raise ValidationError("total_pnl", "cannot be None; set it to 0 to reset a bot's books")
     row["updated_at"] = time_to_text(utc_now())
     return write_bot(session, row)
 
@@ -114,7 +113,7 @@ def book_pnl(session: Session, bot_id: str, change: Decimal, now: str) -> None:
 
 def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:
     """Create the bot or mark it running again; return it with its open positions."""
-    check_fields("bot instance", data, BOT_COLUMNS, fixed=(*AUTOMATIC, "started_at", "last_heartbeat"))
+    check_fields("bot instance", data, BOT_COLUMNS, fixed=(*DERIVED, "started_at", "last_heartbeat"))
     if data.get("status", "running") != "running":
         raise ValidationError("status", "start_bot always marks a bot running; use stop_bot to stop it")
     if data.get("id") is None:
@@ -124,11 +123,14 @@ def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:
     if row is None:
         bot = create_bot_instance(session, {**data, "status": "running", "started_at": now, "last_heartbeat": now}, now)
     else:
+        stored_type = row["type"]
         for name, value in data.items():
             if name != "id":
                 row[name] = BOT_COLUMNS[name].to_db(name, value)
-        if row["total_pnl"] is None:
-            raise ValidationError("total_pnl", "cannot be None; set it to 0 to reset a bot's books")
+        if row["type"] != stored_type:
+            raise ConflictError(
+                f"bot {row['id']!r} is a {stored_type} bot; a bot of another type needs an id of its own"
+            )
         row["status"] = "running"
         row["started_at"] = row["last_heartbeat"] = row["updated_at"] = now
         bot = write_bot(session, row)
@@ -159,5 +161,7 @@ def heartbeat(session: Session, bot_id: str, current_balance: Any, status: Any) 
 
 def get_stale_bots(session: Session, max_age: timedelta) -> list[BotInstance]:
     """Bots marked running that have not shown life for longer than max_age."""
-    cutoff = time_to_text(utc_now() - max_age)
+    now = utc_now()
+    # A max_age reaching back past year 1 leaves only the bots that never showed life.
+    cutoff = time_to_text(now - min(max_age, now - datetime.min.replace(tzinfo=UTC)))
     return [bot_from_row(row) for row in session.many(STALE_BOTS, {"cutoff": cutoff})]

@@ -87,7 +87,10 @@ def _looking(path: Path) -> Iterator[Session]:
     try:
         yield Session(connection)
     except sqlite3.DatabaseError as error:
-        raise TradeDBError(f"{path} is not a SQLite database ({error}); check the path") from error
+        if "not a database" in str(error):
+            raise TradeDBError(f"{path} is not a SQLite database ({error}); check the path") from error
+        # For example a WAL database in a folder this user cannot write: reading needs its -shm file.
+        raise TradeDBError(f"cannot read {path}: {error}; check the file's and its folder's permissions") from error
     finally:
         connection.close()
 
@@ -144,7 +147,10 @@ def prepare(path: Path, *, migrate: bool, busy_timeout: float = 5.0) -> SchemaSt
             "`yoyo apply`, or connect(..., migrate=True)"
         )
     apply_migrations(path, busy_timeout)
-    return schema_state(path)
+    state = schema_state(path)
+    if state.pending:
+        raise MigrationError(f"{path}: migration(s) {', '.join(state.pending)} were applied but are not recorded")
+    return state
 
 
 def apply_pending(path: Path) -> list[str]:

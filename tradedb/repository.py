@@ -45,7 +45,14 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
         text = rest[1:]
     if text in ("", ":memory:") or text.startswith("file:"):
         raise ValidationError("database", f"{text!r} is not a file path; tradedb needs a database file")
-    return Path(text)
+    # SQLite and yoyo open files through URIs, where these characters mean something else.
+    odd = sorted({c for c in "?#%" if c in text})
+    if odd:
+        raise ValidationError("database", f"{text!r} contains {' '.join(odd)}; use a path without ?, # or %")
+    path = Path(text)
+    if path.is_dir():
+        raise ValidationError("database", f"{text!r} is a folder; give the path of a database file inside it")
+    return path
 
 
 def _text_filter(field: str, value: Any) -> str | None:

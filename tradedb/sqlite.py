@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from .errors import ConflictError, DatabaseBusy, InvalidTransition, TradeDBError
 from .queries import Query
 
 SQL_LOG = logging.getLogger("tradedb.sql")
+_TRIGGER_MESSAGE = re.compile(r"^\w+\.(?P<column>\w+): (?P<reason>.+)$")
 Result = TypeVar("Result")
 
 
@@ -64,7 +66,8 @@ class Session:
         started = perf_counter()
         cursor = self.connection.executemany(query.sql, rows)
         if SQL_LOG.isEnabledFor(logging.DEBUG):
-            SQL_LOG.debug("%s x%d (%.3f ms)", query.name, len(rows), (perf_counter() - started) * 1000)
+            elapsed = (perf_counter() - started) * 1000
+            SQL_LOG.debug("%s x%d %r (%.3f ms)", query.name, len(rows), [dict(row) for row in rows], elapsed)
         return cursor.rowcount
 
     def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
@@ -99,6 +102,9 @@ def translate(error: sqlite3.Error, busy_timeout: float) -> TradeDBError:
             return ConflictError(f"{message.split(': ', 1)[-1]} already exists")
         if "cannot change status" in message:
             return InvalidTransition(message)
+        raised = _TRIGGER_MESSAGE.match(message)
+        if raised:  # a trigger's RAISE: "table.column: what is wrong"
+            return ValidationError(raised["column"], raised["reason"])
         if message.startswith("CHECK constraint failed: "):
             constraint = message.split(": ", 1)[1]
             return ValidationError(constraint, "the database refused the value (see this constraint in sql/schema.sql)")

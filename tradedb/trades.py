@@ -44,6 +44,7 @@ TRADES_PAGE = QUERIES["get_trades_page"]
 
 REQUIRED = ("bot_id", "trade_type", "entry_logic_name", "exit_logic_name", "symbol", "interval", "direction")
 AUTOMATIC = ("created_at", "updated_at")
+PNL_INPUTS = frozenset({"entry_price", "exit_price", "size", "commission", "direction", "entry_value"})
 # What identifies a trade's entry: a retried create_trade must repeat these.
 ENTRY_FIELDS = (
     "bot_id", "trade_type", "symbol", "interval", "direction", "entry_logic_name", "exit_logic_name",
@@ -81,6 +82,8 @@ def settle(row: dict[str, Any], given: Any) -> None:
         raise ValidationError("exit_price", f"is required to close trade {row['id']}")
     if row["exit_time"] is None:
         row["exit_time"] = time_to_text(utc_now())
+    if row["entry_time"] is not None and row["exit_time"] < row["entry_time"]:
+        raise ValidationError("exit_time", f"trade {row['id']} would exit before it entered ({row['entry_time']})")
     for name in ("entry_price", "size"):
         if row[name] is None:
             raise ValidationError(name, f"trade {row['id']} has no {name}, so it cannot be closed; set it first")
@@ -108,15 +111,16 @@ def booked(row: Mapping[str, Any]) -> tuple[str, Decimal] | None:
     return None
 
 
-def rebook(session: Session, before: Mapping[str, Any] | None, after: Mapping[str, Any], now: str) -> None:
-    """Move the bots' books by the difference between a trade's old and new contribution."""
+def rebook(session: Session, changed: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any]]], now: str) -> None:
+    """Move the bots' books by the difference between trades' old (None if new) and new contributions."""
     changes: dict[str, Decimal] = defaultdict(Decimal)
-    old, new = (booked(before) if before else None), booked(after)
     with localcontext(EXACT):
-        if old:
-            changes[old[0]] -= old[1]
-        if new:
-            changes[new[0]] += new[1]
+        for before, after in changed:
+            old, new = (booked(before) if before else None), booked(after)
+            if old:
+                changes[old[0]] -= old[1]
+            if new:
+                changes[new[0]] += new[1]
     for bot_id, change in changes.items():
         book_pnl(session, bot_id, change, now)
 
@@ -144,7 +148,7 @@ def write_trade(session: Session, before: dict[str, Any], after: dict[str, Any])
         require_bots(session, {after["bot_id"]})
     after["updated_at"] = time_to_text(utc_now())
     session.exec(UPDATE_TRADE, {name: value for name, value in after.items() if name != "created_at"})
-    rebook(session, before, after, after["updated_at"])
+    rebook(session, [(before, after)], after["updated_at"])
     return trade_from_row(tuple(after.values()))
 
 
@@ -186,14 +190,7 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
             results.append(earlier)
     require_bots(session, {row["bot_id"] for row in new_rows})
     session.exec_many(INSERT_TRADE, new_rows)
-    books: dict[str, Decimal] = defaultdict(Decimal)
-    with localcontext(EXACT):
-        for row in new_rows:
-            contribution = booked(row)
-            if contribution:
-                books[contribution[0]] += contribution[1]
-    for bot_id, change in books.items():
-        book_pnl(session, bot_id, change, now)
+    rebook(session, [(None, row) for row in new_rows], now)
     return [trade_from_row(tuple(row.values())) for row in results]
 
 
@@ -224,7 +221,8 @@ def update_trade(session: Session, trade_id: str, changes: Mapping[str, Any]) ->
         check_transition(before["id"], before["status"], after["status"])
     if ("entry_price" in changes or "size" in changes) and "entry_value" not in changes:
         fill_entry_value(after)
-    if before["status"] == "open" and after["status"] == "closed":
+    # Closing, or correcting what a closed trade's PnL comes from, settles it again.
+    if after["status"] == "closed" and (before["status"] == "open" or not PNL_INPUTS.isdisjoint(changes)):
         settle(after, given=changes.keys())
     if before["status"] == "open" and after["status"] == "cancelled" and after["exit_time"] is None:
         after["exit_time"] = time_to_text(utc_now())

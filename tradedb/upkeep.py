@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from .bots import get_stale_bots
 from .errors import ConflictError, ValidationError
 from .migrations import applied_ids, default_backup_path, state_of
 from .queries import QUERIES
 from .sqlite import Session
-from .values import UTC, time_to_text, utc_now
+from .values import time_to_text, utc_now
 
 COUNT_OLD_TRADES = QUERIES["count_finished_trades_before"]
 DELETE_OLD_TRADES = QUERIES["delete_finished_trades_before"]
 COUNT_OLD_METRICS = QUERIES["count_metrics_before"]
 DELETE_OLD_METRICS = QUERIES["delete_metrics_before"]
 ROW_COUNTS = QUERIES["row_counts"]
-COUNT_STALE_BOTS = QUERIES["count_stale_bots"]
 
 # Rows per retention batch. Measured on a noisy 2-core box with 200k old
 # trades: see README.md, "Retention", for the time a batch holds the lock.
@@ -158,10 +158,7 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         )
     check("row_counts", lambda: dict(zip(("bot_instances", "trades", "performance_metrics"), session.one(ROW_COUNTS, {}))))
     check("file_size_bytes", lambda: database_size(path))
-    # A threshold reaching back past year 1 leaves only the bots that never showed life.
-    now = utc_now()
-    before = time_to_text(now - min(stale_after, now - datetime.min.replace(tzinfo=UTC)))
-    check("stale_bots", lambda: session.one(COUNT_STALE_BOTS, {"before": before})[0])
+    check("stale_bots", lambda: len(get_stale_bots(session, stale_after)))
     if report["journal_mode"] is not None and report["journal_mode"] != "wal":
         problems.append(f"journal_mode is {report['journal_mode']}, not wal: bots writing at once will wait on readers")
     # Stale bots are the bots' trouble, not the database's: reported, but

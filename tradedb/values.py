@@ -156,7 +156,10 @@ class TimeKind:
                 f"{value!r} has no time zone; give an aware datetime such as datetime.now(timezone.utc)"
                 " or text ending in Z or +00:00",
             )
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(field, f"{value!r} falls outside years 1 to 9999 in UTC") from None
 
     @staticmethod
     def from_db(stored: str | None) -> datetime | None:

@@ -47,7 +47,8 @@ SET bot_id = :bot_id, trade_type = :trade_type, strategy_name = :strategy_name,
 WHERE id = :id;
 
 -- name: get_open_trades_of_bot(bot_id, symbol) :many
--- One bot's open positions, oldest entry first (symbol NULL for all).
+-- One bot's open positions, oldest entry first, ties in the order stored
+-- (symbol NULL for all).
 -- The literal status = 'open' lets the planner use the partial index
 -- idx_open_trades, so the bot's closed history is never read.
 SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
@@ -57,7 +58,7 @@ SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        exit_reason, status, extra_metadata, created_at, updated_at
 FROM trades
 WHERE bot_id = :bot_id AND status = 'open' AND (:symbol IS NULL OR symbol = :symbol)
-ORDER BY entry_time;
+ORDER BY entry_time, rowid;
 
 -- name: get_open_trades(symbol) :many
 -- Every bot's open positions, oldest entry first (symbol NULL for all);
@@ -69,7 +70,7 @@ SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        exit_reason, status, extra_metadata, created_at, updated_at
 FROM trades
 WHERE status = 'open' AND (:symbol IS NULL OR symbol = :symbol)
-ORDER BY entry_time;
+ORDER BY entry_time, rowid;
 
 -- name: get_closed_trades_of_bot(bot_id, symbol, since, until, limit) :many
 -- One bot's closed trades, newest exit first; since (inclusive) and until
@@ -84,7 +85,7 @@ WHERE bot_id = :bot_id AND status = 'closed'
   AND (:symbol IS NULL OR symbol = :symbol)
   AND (:since IS NULL OR exit_time >= :since)
   AND (:until IS NULL OR exit_time < :until)
-ORDER BY exit_time DESC
+ORDER BY exit_time DESC, rowid DESC
 LIMIT :limit;
 
 -- name: get_closed_trades(symbol, since, until, limit) :many
@@ -99,7 +100,7 @@ WHERE status = 'closed'
   AND (:symbol IS NULL OR symbol = :symbol)
   AND (:since IS NULL OR exit_time >= :since)
   AND (:until IS NULL OR exit_time < :until)
-ORDER BY exit_time DESC
+ORDER BY exit_time DESC, rowid DESC
 LIMIT :limit;
 
 -- name: get_trades_by_ids(ids) :many

@@ -44,15 +44,6 @@ SELECT
     (SELECT count(*) FROM trades) AS trades,
     (SELECT count(*) FROM performance_metrics) AS performance_metrics;
 
--- name: count_stale_bots(before) :one
--- Bots still marked running whose last heartbeat (or, if none was ever
--- sent, start) is before :before, or that have neither: they probably
--- crashed without stopping.
-SELECT count(*) AS stale_bots
-FROM bot_instances
-WHERE status = 'running'
-  AND (coalesce(last_heartbeat, started_at) IS NULL OR coalesce(last_heartbeat, started_at) < :before);
-
 -- name: count_user_tables() :one
 -- Tables other than SQLite's and yoyo's own: a database that has any holds
 -- data worth a backup before migrating.

@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import TradeDBError
 from . import args as types
 from .commands import (
+    DEFAULT_LIMIT,
     run_backup,
     run_bots,
     run_cleanup,
@@ -25,7 +26,7 @@ from .commands import (
     run_trades,
 )
 from .common import CliError
-from .demo import run_demo
+from .demo import MAX_DEMO_BOTS, MAX_DEMO_DAYS, run_demo
 from .export import run_export
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -99,8 +100,11 @@ def build_parser() -> Parser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--open", action="store_true", help="only open trades")
     which.add_argument("--closed", action="store_true", help="only closed trades")
-    p.add_argument("--limit", type=types.count, default=50, metavar="N",
-                   help="show at most N trades (default: 50; 0: all)")
+    which.add_argument("--cancelled", action="store_true",
+                       help="only cancelled trades, newest cancellation first (not listed otherwise)")
+    # None: the default, so that only a list the default cut gets the "showing the first 50" notice.
+    p.add_argument("--limit", type=types.count, default=None, metavar="N",
+                   help=f"show at most N trades (default: {DEFAULT_LIMIT}; 0: all)")
 
     p = command("summary", run_summary, "trade counts, win rate and exact PnL totals")
     p.add_argument("--bot", metavar="ID", help="only this bot")
@@ -111,7 +115,7 @@ def build_parser() -> Parser:
 
     p = command("metrics", run_metrics, "compute a bot's performance metrics from its closed trades, and store them")
     p.add_argument("bot_id", metavar="BOT_ID")
-    p.add_argument("--starting-balance", type=types.amount, metavar="X",
+    p.add_argument("--starting-balance", type=types.balance, metavar="X",
                    help="balance before the first trade (default: current balance minus total PnL)")
     p.add_argument("--type", dest="trade_type", choices=("paper", "live", "optimization"), help="only this trade type")
     p.add_argument("--since", type=types.iso_date, metavar="DATE", help="trades closed at or after DATE")
@@ -134,12 +138,17 @@ def build_parser() -> Parser:
     p.add_argument("--bot", metavar="ID", help="only this bot's trades")
     p.add_argument("--symbol", metavar="S", help="only this symbol")
     p.add_argument("--status", choices=("open", "closed", "cancelled"), help="only trades with this status")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (default: stdout)")
+    p.add_argument("--output", "-o", metavar="FILE",
+                   help="write to FILE (default: stdout); refused if FILE exists, unless --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --output FILE (never the database or its -wal/-shm files)")
 
     p = command("demo", run_demo, "paper bots trading simulated prices, a crash and a recovery, then metrics",
                 json_output=False)
-    p.add_argument("--bots", type=types.positive, default=3, help="how many bots (default: 3)")
-    p.add_argument("--days", type=types.positive, default=30, help="days of hourly candles (default: 30)")
+    p.add_argument("--bots", type=types.at_most(MAX_DEMO_BOTS), default=3,
+                   help=f"how many bots (default: 3; at most {MAX_DEMO_BOTS})")
+    p.add_argument("--days", type=types.at_most(MAX_DEMO_DAYS), default=30,
+                   help=f"days of hourly candles (default: 30; at most {MAX_DEMO_DAYS})")
     p.add_argument("--seed", type=int, default=7, help="the same seed gives the same trades (default: 7)")
     return parser
 
@@ -173,11 +182,26 @@ def one_line(error: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Output still buffered for a pipe is written here, where a reader that went away can be caught.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): it has what it wanted, so stop quietly with success, and point
+        # stdout at devnull so the interpreter's own flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
     if options.command is None:
-        parser.print_help()
-        return 0
+        # A subcommand is required: like any usage error, say so on stderr with exit status 2.
+        parser.print_help(sys.stderr)
+        return 2
     configure_logging(options.debug)
     handler: Handler = options.handler
     try:
@@ -186,9 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tradedb: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly; point stdout at devnull so the exit flush cannot fail.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        raise  # main() handles it, --debug or not
     except Exception as error:
         if options.debug:
             raise

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import os
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import Trade
 from ..errors import MigrationError
 from ..migrations import default_backup_path, schema_state
 from . import output
@@ -44,9 +47,12 @@ async def run_migrate(options: argparse.Namespace) -> int:
     elif applied:
         print(f"applied {', '.join(applied)} to {path}")
     else:
-        print(f"{path} is up to date ({len(after.applied)} migrations applied)")
+        print(f"{path} is up to date ({output.plural(len(after.applied), 'migration')} applied)")
     return 0
 
+
+DEFAULT_LIMIT = 50  # trades listed when no --limit is given
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)  # sorts a trade without exit_time last
 
 # What `tradedb status` shows, in this order, by the health report's keys; other keys follow as they come.
 _HEALTH_LABELS = {
@@ -130,19 +136,39 @@ async def run_bots(options: argparse.Namespace) -> int:
     return 0
 
 
+async def newest_exits(trades: AsyncIterator[Trade], keep: int | None) -> list[Trade]:
+    """The `keep` trades (all when None) with the latest exit_time, newest first, holding only those in memory."""
+    # (exit time, storage order, trade): the order is unique, so two trades are never compared themselves.
+    heap: list[tuple[datetime, int, Trade]] = []
+    order = 0
+    async for trade in trades:
+        entry = (trade.exit_time or _NEVER, order, trade)
+        order += 1
+        if keep is None or len(heap) < keep:
+            heapq.heappush(heap, entry)
+        elif entry > heap[0]:
+            heapq.heapreplace(heap, entry)
+    return [trade for _, _, trade in sorted(heap, reverse=True)]
+
+
 async def run_trades(options: argparse.Namespace) -> int:
-    """List trades: open ones oldest first, then closed ones newest exit first."""
-    limit = options.limit or None
+    """List trades: open ones oldest first, then closed ones newest exit first; or only cancelled ones."""
+    explicit = options.limit is not None
+    limit = (options.limit if explicit else DEFAULT_LIMIT) or None
+    # One more than shown, to tell whether there is more.
+    fetch = None if limit is None else limit + 1
     async with open_existing(options) as repository:
         if options.bot is not None:
             await require_bot(repository, options.bot)
-        trades = []
-        if not options.closed:
+        trades: list[Trade] = []
+        if options.cancelled:
+            cancelled = repository.iter_trades(bot_id=options.bot, symbol=options.symbol, status="cancelled")
+            trades = await newest_exits(cancelled, fetch)
+        if not options.closed and not options.cancelled:
             trades += await repository.get_open_trades(bot_id=options.bot, symbol=options.symbol)
-        if not options.open and (limit is None or len(trades) <= limit):
-            # One more than shown, to tell whether there is more.
-            fetch = None if limit is None else limit + 1 - len(trades)
-            trades += await repository.get_closed_trades(bot_id=options.bot, symbol=options.symbol, limit=fetch)
+        if not options.open and not options.cancelled and (fetch is None or len(trades) < fetch):
+            rest = None if fetch is None else fetch - len(trades)
+            trades += await repository.get_closed_trades(bot_id=options.bot, symbol=options.symbol, limit=rest)
     more = limit is not None and len(trades) > limit
     trades = trades[:limit]
     if options.json:
@@ -151,7 +177,8 @@ async def run_trades(options: argparse.Namespace) -> int:
         columns = ["id", "bot_id", "symbol", "direction", "status", "entry_time", "entry_price", "size",
                    "exit_time", "exit_price", "net_pnl"]
         output.table([{column: getattr(trade, column) for column in columns} for trade in trades], columns)
-    if more:
+    if more and not explicit:
+        # Only when the default cut the list: a --limit the user chose needs no reminder.
         print(f"tradedb: showing the first {limit} trades; --limit 0 shows all, `tradedb export trades` streams them",
               file=sys.stderr)
     return 0
@@ -205,8 +232,10 @@ async def run_cleanup(options: argparse.Namespace) -> int:
         print(output.json_text({"dry_run": options.dry_run, **result}))
     else:
         verb = "would delete" if options.dry_run else "deleted"
-        print(f"{verb} {result.get('trades', 0)} closed or cancelled trades (exit over {options.days} days ago) "
-              f"and {result.get('performance_metrics', 0)} metrics (over {options.metrics_days} days old)")
+        trades = output.plural(result.get("trades", 0), "closed or cancelled trade")
+        metrics = output.plural(result.get("performance_metrics", 0), "metrics row")
+        print(f"{verb} {trades} (exit over {output.plural(options.days, 'day')} ago) "
+              f"and {metrics} (over {output.plural(options.metrics_days, 'day')} old)")
     return 0
 
 

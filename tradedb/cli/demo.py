@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import shlex
+import shutil
+import sys
 import time
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +28,27 @@ from .market import START, SYMBOLS, WARMUP
 from .paperbot import INITIAL_BALANCE, Market, PaperBot, build_market
 from .strategies import Position, strategy_for
 
-CRASH_AT = 0.4  # the victim crashes at the first candle past 40% of the run where it holds a position
+# The victim crashes at the first candle past 40% of the run where it holds two positions (from halfway
+# through what is left, one will do; at the last candle, whatever it holds): see PaperBot.run.
+CRASH_AT = 0.4
+MAX_DEMO_BOTS = 100
+MAX_DEMO_DAYS = 3650  # ten years of hourly candles
+
+
+def command_name() -> str:
+    """How to run tradedb again from here: `tradedb` when that is on PATH, else the console script's path."""
+    script = Path(sys.executable).with_name("tradedb")
+    found = shutil.which("tradedb")
+    if found is not None and script.exists() and os.path.samefile(found, script):
+        return "tradedb"
+    if not script.exists():  # not installed as a console script: this interpreter can still run it
+        return f"{shlex.quote(sys.executable)} -m tradedb"
+    try:
+        shown = script.relative_to(Path.cwd())  # .venv/bin/tradedb, as the README types it
+    except ValueError:
+        shown = script
+    # A bare name would be looked up on PATH, so a script in the current folder is ./tradedb.
+    return shlex.quote(str(shown) if shown.is_absolute() or shown.parent != Path(".") else f"./{shown}")
 
 
 async def next_run(repository: Repository) -> int:
@@ -65,7 +90,7 @@ async def crash_and_recover(
     crashed_at = next(iter(victim.market.candles.values()))[victim.done].close_time
     progress.clear()
     print(f"\n{output.text(crashed_at)}  CRASH: {victim.bot_id} killed (task cancelled) "
-          f"holding {len(held)} open position(s) in memory:")
+          f"holding {output.plural(len(held), 'open position')} in memory:")
     for position in held:
         print(f"    {describe(position)}")
     print("    (its status stays 'running' and its heartbeats stop: after 5 minutes `tradedb bots` marks it STALE)")
@@ -73,7 +98,7 @@ async def crash_and_recover(
     recovered = await reborn.start(first=False, resume_at=victim.done + 1)
     same = sorted(t.id for t in recovered) == sorted(p.trade_id for p in held)
     print(f"{output.text(crashed_at)}  RESTART: start_bot({victim.bot_id!r}) recovered "
-          f"{len(recovered)} open position(s) from the database:")
+          f"{output.plural(len(recovered), 'open position')} from the database:")
     for trade in recovered:
         print(f"    {describe(trade)}")
     print(f"    the same trades the killed bot held: {'yes' if same else 'NO'}; it trades on from there\n")
@@ -110,8 +135,8 @@ async def run_demo(options: argparse.Namespace) -> int:
         run = await next_run(repository)
         bots = [PaperBot(repository, f"demo{run}-bot{n}-{strategy_for(n).slug}", strategy_for(n), market)
                 for n in range(1, options.bots + 1)]
-        print(f"tradedb demo: seed {options.seed}, {options.bots} paper bot(s), {options.days} days of hourly candles "
-              f"from {output.text(START)} ({', '.join(SYMBOLS)})")
+        print(f"tradedb demo: seed {options.seed}, {output.plural(options.bots, 'paper bot')}, "
+              f"{output.plural(options.days, 'day')} of hourly candles from {output.text(START)} ({', '.join(SYMBOLS)})")
         print(f"database {path}, run {run} (earlier runs are left as they are)\n")
         for bot in bots:
             await bot.start(first=True, resume_at=WARMUP)
@@ -133,8 +158,9 @@ async def run_demo(options: argparse.Namespace) -> int:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             progress.clear()
         await report(repository, bots)
-    hint = "" if options.database is None else f" --database {options.database}"
-    print(f"\nDone in {time.monotonic() - started:.1f}s. Look around: tradedb bots{hint}; "
-          f"tradedb trades --open{hint}; tradedb summary{hint}; sqlite3 {path}")
+    hint = "" if options.database is None else f" --database {shlex.quote(options.database)}"
+    tradedb = command_name()
+    print(f"\nDone in {time.monotonic() - started:.1f}s. Look around: {tradedb} bots{hint}; "
+          f"{tradedb} trades --open{hint}; {tradedb} summary{hint}; sqlite3 {shlex.quote(str(path))}")
     return 0
 

@@ -76,6 +76,11 @@ def text(value: Any) -> str:
     return str(value)
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 trade`, `2 trades`: the count and the noun, with an s unless the count is 1."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
