@@ -102,6 +102,24 @@ def test_help_lists_every_subcommand_through_the_console_script(tmp_path):
     assert cli("--version", cwd=tmp_path).out.strip() == f"tradedb {tradedb.__version__}"
 
 
+def test_no_subcommand_prints_the_help_on_stderr_and_exits_2(tmp_path):
+    for args in ((), ("--debug",)):
+        result = cli(*args, cwd=tmp_path)
+        assert result.code == 2 and result.out == ""
+        assert result.err.startswith("usage: tradedb") and "subcommands" in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_migrate_counts_in_the_singular_for_one(tmp_path):
+    target = tmp_path / "t.db"
+    assert cli("migrate", "--database", str(target), cwd=tmp_path).code == 0
+    applied = [m for m in json.loads(cli("migrate", "--list", "--json", "--database", str(target), cwd=tmp_path).out)
+               ["migrations"] if m["status"] == "applied"]
+    again = cli("migrate", "--database", str(target), cwd=tmp_path)
+    noun = "migration" if len(applied) == 1 else "migrations"
+    assert again.code == 0 and again.out.strip().endswith(f"is up to date ({len(applied)} {noun} applied)")
+
+
 def test_migrate_creates_lists_and_is_idempotent(tmp_path):
     target = tmp_path / "new" / "folder" / "t.db"
     listed = cli("migrate", "--list", "--json", "--database", str(target), cwd=tmp_path)
@@ -167,7 +185,50 @@ def test_trades_filters_and_prints_exact_decimals(db, tmp_path):
     assert len(trades("--symbol", "BTCUSDT", "--bot", "alpha")) == 2
     table = cli("trades", "--limit", "1", "--database", str(db), cwd=tmp_path)
     assert "0.00000001" in table.out and "E-" not in table.out
-    assert "--limit 0 shows all" in table.err
+
+
+def test_the_limit_notice_only_when_the_default_limit_cut_the_list(tmp_path):
+    path = tmp_path / "sixty.db"
+    asyncio.run(_closed_trades(path, 60, T0))
+    cut = cli("trades", "--json", "--database", str(path), cwd=tmp_path)
+    assert cut.code == 0 and len(json.loads(cut.out)) == 50
+    assert "showing the first 50 trades" in cut.err and "--limit 0 shows all" in cut.err
+    for limit, shown in (("3", 3), ("50", 50), ("0", 60), ("60", 60)):
+        chosen = cli("trades", "--json", "--limit", limit, "--database", str(path), cwd=tmp_path)
+        assert chosen.code == 0 and len(json.loads(chosen.out)) == shown and chosen.err == "", (limit, chosen.err)
+
+
+async def _cancel_two(path: Path) -> None:
+    async with tradedb.connect(path) as repo:
+        common = {"bot_id": "alpha", "trade_type": "paper", "entry_logic_name": "E", "exit_logic_name": "X",
+                  "interval": "1h", "direction": "long", "entry_price": "1", "size": "1"}
+        for symbol in ("ADAUSDT", "XRPUSDT"):
+            trade = await repo.create_trade({**common, "symbol": symbol, "entry_time": T0})
+            await repo.cancel_trade(trade.id, "no fill")
+
+
+def test_trades_cancelled_lists_only_cancelled_trades_newest_first(db, tmp_path):
+    asyncio.run(_cancel_two(db))
+
+    def symbols(*args: str) -> list[str]:
+        result = cli("trades", "--json", *args, "--database", str(db), cwd=tmp_path)
+        assert result.code == 0 and result.err == "", result.err
+        return [trade["symbol"] for trade in json.loads(result.out)]
+
+    result = cli("trades", "--cancelled", "--json", "--database", str(db), cwd=tmp_path)
+    cancelled = json.loads(result.out)
+    assert [t["symbol"] for t in cancelled] == ["XRPUSDT", "ADAUSDT"]  # newest cancellation first
+    assert {t["status"] for t in cancelled} == {"cancelled"} and {t["exit_reason"] for t in cancelled} == {"no fill"}
+    assert symbols("--cancelled", "--limit", "1") == ["XRPUSDT"]
+    assert symbols("--cancelled", "--symbol", "ADAUSDT", "--bot", "alpha") == ["ADAUSDT"]
+    assert symbols("--cancelled", "--bot", "gamma") == []
+    assert "ADAUSDT" not in symbols() and "ADAUSDT" not in symbols("--open") + symbols("--closed")
+    table = cli("trades", "--cancelled", "--database", str(db), cwd=tmp_path).out
+    assert "cancelled" in table and "XRPUSDT" in table
+    for other in ("--open", "--closed"):
+        clash = cli("trades", "--cancelled", other, "--database", str(db), cwd=tmp_path)
+        assert_one_line_error(clash, "not allowed with")
+        assert clash.code == 2
 
 
 def test_summary_with_dates_without_offset_meaning_utc(db, tmp_path):
@@ -246,6 +307,59 @@ def test_export_trades_csv_and_jsonl(db, tmp_path):
     assert not list(out.parent.glob("*.partial"))
 
 
+def test_export_refuses_an_existing_file_unless_forced(db, tmp_path):
+    target = tmp_path / "trades.csv"
+    target.write_text("precious\n")
+    refused = cli("export", "trades", "--output", str(target), "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(refused, str(target), "exists", "--force")
+    assert target.read_text() == "precious\n"
+    forced = cli("export", "trades", "-o", str(target), "--force", "--database", str(db), cwd=tmp_path)
+    assert forced.code == 0 and "exported 4 trades to" in forced.err
+    assert len(list(csv.DictReader(io.StringIO(target.read_text())))) == 4
+    one = cli("export", "trades", "--status", "open", "-o", str(tmp_path / "one.csv"), "--database", str(db),
+              cwd=tmp_path)
+    assert one.code == 0 and "exported 1 trade to" in one.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.csv", "trades.csv", "trading.db"]
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])
+@pytest.mark.parametrize("force", [False, True])
+def test_export_never_writes_over_the_database_or_its_files(db, tmp_path, suffix, force):
+    before = digest(db)
+    link = tmp_path / "link.csv"
+    link.symlink_to(db)
+    for output in (str(db) + suffix, f"{tmp_path}/./{db.name}{suffix}", str(link)):
+        if output == str(link) and suffix:
+            continue
+        result = cli("export", "trades", "-o", output, *(["--force"] if force else []), "--database", str(db),
+                     cwd=tmp_path)
+        assert_one_line_error(result, "refusing to write over the database", str(db))
+    assert digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "trading.db"]
+
+
+def test_export_into_a_missing_folder_says_so(db, tmp_path):
+    result = cli("export", "trades", "-o", str(tmp_path / "nowhere" / "t.csv"), "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(result, "does not exist", str(tmp_path / "nowhere"))
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_success(tmp_path):
+    path = tmp_path / "many.db"
+    asyncio.run(_closed_trades(path, 3000, T0))  # far more than a pipe holds
+    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
+    for args, lines in ((["export", "trades"], 1), (["export", "trades", "--format", "jsonl"], 0),
+                        (["trades", "--limit", "0"], 2), (["bots"], 0)):
+        child = subprocess.Popen([sys.executable, "-m", "tradedb", *args, "--database", str(path)], cwd=tmp_path,
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout is not None and child.stderr is not None
+        for _ in range(lines):  # `| head -n LINES`; 0: the reader is gone before anything is written
+            child.stdout.readline()
+        child.stdout.close()
+        with child.stderr:
+            err = child.stderr.read().decode()
+        assert child.wait(timeout=60) == 0 and err == "", (args, err)
+
+
 async def _closed_trades(path: Path, count: int, exit_time: datetime) -> None:
     async with tradedb.connect(path) as repo:
         await repo.create_bot_instance({"id": "many", "type": "paper"})
@@ -306,6 +420,32 @@ def test_malformed_values_are_usage_errors(db, tmp_path, args):
     result = cli(*args, "--database", str(db), cwd=tmp_path)
     assert_one_line_error(result, "argument")
     assert result.code == 2 and digest(db) == before
+
+
+@pytest.mark.parametrize("args", [["summary", "--since", "9999-12-31T23:00-05:00"],
+                                  ["summary", "--until", "0001-01-01T00:00+01:00"],
+                                  ["bots", "--stale-after", "99999999999d"], ["bots", "--stale-after", "1000000d"],
+                                  ["bots", "--stale-after", "9" * 400], ["status", "--stale-after", "36501d"],
+                                  ["bots", "--stale-after", "0.0000001s"], ["trades", "--limit", "9" * 20],
+                                  ["cleanup", "--days", "9" * 20], ["demo", "--days", "100000"],
+                                  ["metrics", "alpha", "--starting-balance", "-5"],
+                                  ["metrics", "alpha", "--starting-balance", "0"],
+                                  ["metrics", "alpha", "--starting-balance", "0.000000001"],
+                                  ["metrics", "alpha", "--starting-balance", "1e12"]])
+def test_values_out_of_range_are_usage_errors_not_tracebacks(db, tmp_path, args):
+    before = digest(db)
+    result = cli(*args, "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(result, "argument", repr(args[-1]))
+    assert result.code == 2 and digest(db) == before
+
+
+def test_values_at_the_edges_of_the_ranges_are_accepted(db, tmp_path):
+    for args in (["summary", "--since", "9999-12-31T23:59:59Z"], ["summary", "--until", "0001-01-01T00:00Z"],
+                 ["bots", "--stale-after", "36500d"], ["trades", "--limit", "1000000000"],
+                 ["metrics", "alpha", "--no-store", "--starting-balance", "999999999999.99999999"],
+                 ["metrics", "alpha", "--no-store", "--starting-balance", "0.00000001"]):
+        result = cli(*args, "--database", str(db), cwd=tmp_path)
+        assert result.code == 0 and result.err == "", (args, result.err)
 
 
 def _unwritable_folder(tmp_path: Path) -> Path:

@@ -6,15 +6,19 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import tradedb
+from tradedb.cli.market import SYMBOLS
+from tradedb.cli.strategies import atr_price
 
 SMALL = ["--bots", "2", "--days", "4", "--seed", "3"]  # the victim holds a position when it is killed
 TRADE_ID = re.compile(r"trade ([0-9a-f-]{36})$")
@@ -135,3 +139,42 @@ def test_running_twice_adds_a_new_run_and_keeps_the_database_valid(small, tmp_pa
     status = subprocess.run([sys.executable, "-m", "tradedb", "status", "--json", "--database", str(twice)],
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0 and json.loads(status.stdout)["ok"] is True
+
+
+def test_stored_prices_sizes_and_stops_are_exact_decimals_on_the_tick(small):
+    path, _ = small
+    trades = asyncio.run(read_back(path))["trades"].values()
+    assert trades
+    for trade in trades:
+        tick = Decimal(SYMBOLS[trade.symbol][1])
+        for price in (trade.entry_price, trade.exit_price, Decimal(trade.extra_metadata["stop"])):
+            assert price is None or price % tick == 0, (trade.id, price)
+        assert trade.size % Decimal("0.0001") == 0 and trade.size > 0
+
+
+def test_atr_prices_are_computed_in_decimal_and_rounded_half_even():
+    # 100.02 - 2 x 0.0125 is 99.995 exactly: half-even to the cent is 100.00. In floats it is
+    # 99.99499999999999, which rounds to 99.99.
+    assert atr_price(Decimal("100.02"), Decimal("-2"), 0.0125, Decimal("0.01")) == Decimal("100.00")
+    assert atr_price(Decimal("100.04"), Decimal("2"), 0.0125, Decimal("0.01")) == Decimal("100.06")
+    assert atr_price(Decimal("95.5"), Decimal("2.5"), 0.1, Decimal("0.001")) == Decimal("95.750")
+
+
+@pytest.mark.parametrize("on_path", [False, True])
+def test_the_closing_hint_gives_commands_that_run(tmp_path, on_path):
+    script = Path(sys.executable).with_name("tradedb")
+    folders = [f for f in os.environ.get("PATH", "").split(os.pathsep) if f and Path(f) != script.parent]
+    path = os.pathsep.join([str(script.parent)] * on_path + folders)
+    env = {**{k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}, "PATH": path}
+    done = subprocess.run([str(script), "demo", "--bots", "1", "--days", "2", "--database", "my demo.db"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    hint = next(line for line in done.stdout.splitlines() if "Look around: " in line).split("Look around: ")[1]
+    commands = hint.split("; ")
+    assert commands[0].startswith("tradedb bots" if on_path else f"{shlex.quote(str(script))} bots")
+    outputs = []
+    for command in commands[:3]:  # bots, trades --open, summary
+        ran = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0 and ran.stderr == "", (command, ran.stderr)
+        outputs.append(ran.stdout)
+    assert "demo1-bot1-" in outputs[0] and "total_trades" in outputs[2]

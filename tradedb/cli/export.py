@@ -64,8 +64,7 @@ def is_database_file(target: Path, database: Path) -> bool:
 
 
 def check_target(target: Path, database: Path, force: bool) -> None:
-    """Refuse, before anything is read or written, an --output that would replace the database or, unless
-    `force`, any existing file."""
+    """Refuse up front an --output that is the database (or its files), or that exists unless `force`."""
     if is_database_file(target, database):
         raise CliError(f"refusing to write over the database {database} (or its -wal/-shm files): "
                        f"choose another --output than {target}")
@@ -78,8 +77,7 @@ def check_target(target: Path, database: Path, force: bool) -> None:
 
 
 def publish(partial: Path, target: Path, force: bool) -> None:
-    """Give the finished file its name: replacing the target only with `force`, else never over a file that
-    appeared meanwhile."""
+    """Give the finished file its name, over an existing target only with `force` (checked atomically)."""
     if force:
         os.replace(partial, target)
         return

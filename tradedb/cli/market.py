@@ -2,8 +2,10 @@
 
 Prices are Decimals at the symbol's tick size, so every amount a demo trade
 stores is exact; indicators are floats, because they only inform decisions.
-The same seed gives the same candles on every run (`random.Random` seeded
-with text is stable across Python versions).
+The random walk runs in floats (in log space); each price is derived from it
+in Decimal (`Decimal.exp`, correctly rounded, in the fixed context PRICES)
+and rounded half-even to the tick. The same seed gives the same candles on
+every run (`random.Random` seeded with text is stable across Python versions).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 HOUR = timedelta(hours=1)
+# Every price and size the demo stores is worked out in this context, whatever the caller's, and then
+# quantized on purpose: the same seed gives the same amounts.
+PRICES = Context(prec=28, rounding=ROUND_HALF_EVEN)
 # The first traded candle; fixed, so that the same seed gives the same trades, times included.
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 # Candles before START that only warm the indicators up.
@@ -72,13 +77,16 @@ def simulate(symbol: str, seed: int, hours: int) -> list[Candle]:
             drift = rng.choice((-0.0015, -0.0005, 0.0, 0.0, 0.0005, 0.0015))
             volatility = rng.choice((0.002, 0.003, 0.005))
             pull = rng.choice((0.02, 0.05, 0.1))
-        path = [math.exp(fair + deviation)]
+        logs = [fair + deviation]
         for _ in range(4):  # four steps inside the hour give the candle a real high and low
             fair += rng.gauss(drift / 4, volatility / 2)
             deviation += -pull / 4 * deviation + rng.gauss(0.0, 0.004)
-            path.append(math.exp(fair + deviation))
-        prices = [Decimal(repr(p)).quantize(tick) for p in path]
-        volume = base_volume * math.exp(rng.gauss(0.0, 0.35)) * (1 + 40 * abs(path[-1] / path[0] - 1))
+            logs.append(fair + deviation)
+        with localcontext(PRICES):
+            path = [Decimal(repr(log)).exp() for log in logs]
+            prices = [price.quantize(tick, rounding=ROUND_HALF_EVEN) for price in path]
+            move = float(abs(path[-1] / path[0] - 1))  # only informs the volume, an indicator
+        volume = base_volume * math.exp(rng.gauss(0.0, 0.35)) * (1 + 40 * move)
         candles.append(
             Candle(
                 time=START + (index - WARMUP) * HOUR,

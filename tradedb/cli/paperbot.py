@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from .. import Repository, Trade
-from .market import SYMBOLS, WARMUP, Candle, Indicators, indicators, simulate
+from .market import PRICES, SYMBOLS, WARMUP, Candle, Indicators, indicators, simulate
 from .strategies import Position, Strategy
 
 INITIAL_BALANCE = Decimal("10000")
@@ -25,6 +25,12 @@ SIZE_STEP = Decimal("0.0001")
 EIGHT_PLACES = Decimal("0.00000001")
 # Trade ids are uuid5(bot id, symbol, entry time): the same run of the same seed gets the same ids.
 TRADE_NAMESPACE = uuid.UUID("6f1c4a52-3b0e-4d8e-9a57-2f1e0c9d7b13")
+
+
+def commission(price: Decimal, size: Decimal) -> Decimal:
+    """The fee for one side of a trade, rounded half-even to 8 places as the library stores it."""
+    with localcontext(PRICES):
+        return (price * size * COMMISSION_RATE).quantize(EIGHT_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True)
@@ -120,8 +126,9 @@ class PaperBot:
         distance = abs(price - signal.stop)
         if not distance:
             return
-        size = min(self.balance * RISK_PER_TRADE / distance, self.balance * MAX_NOTIONAL / price)
-        size = size.quantize(SIZE_STEP, rounding=ROUND_DOWN)
+        with localcontext(PRICES):
+            size = min(self.balance * RISK_PER_TRADE / distance, self.balance * MAX_NOTIONAL / price)
+            size = size.quantize(SIZE_STEP, rounding=ROUND_DOWN)  # never more than the risk allows
         if size <= 0:
             return
         entry_time = candle.close_time
@@ -130,7 +137,7 @@ class PaperBot:
             "bot_id": self.bot_id, "trade_type": "paper", "strategy_name": self.strategy.strategy_name,
             "entry_logic_name": self.strategy.entry_logic_name, "exit_logic_name": self.strategy.exit_logic_name,
             "symbol": symbol, "interval": "1h", "direction": signal.direction, "entry_time": entry_time,
-            "entry_price": price, "size": size, "commission": (price * size * COMMISSION_RATE).quantize(EIGHT_PLACES),
+            "entry_price": price, "size": size, "commission": commission(price, size),
             "extra_metadata": {"stop": str(signal.stop), "target": None if signal.target is None else str(signal.target),
                                "signal": signal.reason},
         })
@@ -140,7 +147,7 @@ class PaperBot:
     async def _close(self, position: Position, candle: Candle, price: Decimal, reason: str) -> None:
         closed = await self.repository.close_trade(
             position.trade_id, exit_price=price, exit_time=candle.close_time,
-            commission=(price * position.size * COMMISSION_RATE).quantize(EIGHT_PLACES), exit_reason=reason,
+            commission=commission(price, position.size), exit_reason=reason,
         )
         del self.positions[position.symbol]
         self.balance += closed.net_pnl or 0

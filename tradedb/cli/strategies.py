@@ -3,16 +3,21 @@
 Entries are decided at a candle's close; exits are checked against the next
 candles' highs and lows, filling at the stop or target (or at the open when
 the price gapped past it), as a paper-trading engine would.
+
+Indicators are floats (they only inform decisions); every price a trade
+stores (stops and targets become exit prices) is computed in Decimal from
+the candle's Decimal close, the float ATR being converted first, and rounded
+half-even to the symbol's tick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Literal
 
-from .market import HOUR, Candle, Indicators
+from .market import HOUR, PRICES, Candle, Indicators
 
 Direction = Literal["long", "short"]
 MAX_HOLD_HOURS = 72
@@ -42,8 +47,10 @@ class Signal:
     reason: str
 
 
-def _price(value: float, tick: Decimal) -> Decimal:
-    return Decimal(repr(value)).quantize(tick)
+def atr_price(close: Decimal, atrs: Decimal, atr: float, tick: Decimal) -> Decimal:
+    """close + atrs x ATR in Decimal (the float ATR read by its shortest repr), rounded half-even to the tick."""
+    with localcontext(PRICES):
+        return (close + atrs * Decimal(repr(atr))).quantize(tick, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,8 @@ class Strategy:
     entry_logic_name: str
     exit_logic_name: str
     slug: str
-    stop_atr: float
-    target_atr: float | None  # None: no target; the stop trails the best close instead
+    stop_atr: Decimal
+    target_atr: Decimal | None  # None: no target; the stop trails the best close instead
 
     def entry(self, candle: Candle, now: Indicators, before: Indicators, tick: Decimal) -> Signal | None:
         """The entry signal at this candle's close, if any."""
@@ -78,8 +85,8 @@ class Strategy:
         if direction is None:
             return None
         sign = 1 if direction == "long" else -1
-        stop = _price(close - sign * self.stop_atr * now.atr, tick)
-        target = None if self.target_atr is None else _price(close + sign * self.target_atr * now.atr, tick)
+        stop = atr_price(candle.close, -sign * self.stop_atr, now.atr, tick)
+        target = None if self.target_atr is None else atr_price(candle.close, sign * self.target_atr, now.atr, tick)
         return Signal(direction, stop, target, reason)
 
     def exit(self, position: Position, candle: Candle) -> tuple[Decimal, str] | None:
@@ -103,25 +110,28 @@ class Strategy:
         if self.target_atr is not None or now.atr is None:
             return
         if position.direction == "long":
-            position.stop = max(position.stop, _price(float(candle.close) - self.stop_atr * now.atr, tick))
+            position.stop = max(position.stop, atr_price(candle.close, -self.stop_atr, now.atr, tick))
         else:
-            position.stop = min(position.stop, _price(float(candle.close) + self.stop_atr * now.atr, tick))
+            position.stop = min(position.stop, atr_price(candle.close, self.stop_atr, now.atr, tick))
 
     def _stop_reason(self) -> str:
         return "ATR stop" if self.target_atr is not None else "ATR trailing stop"
 
 
 BASE_STRATEGIES = (
-    Strategy("mean-reversion-long", "RSIBBVolumeEntryMixin", "ATRExitMixin", "rsi-bb-long", 2.0, 3.0),
-    Strategy("mean-reversion-short", "RSIBBShortEntryMixin", "ATRExitMixin", "rsi-bb-short", 2.0, 3.0),
-    Strategy("trend-following", "EMACrossVolumeEntryMixin", "ATRTrailingExitMixin", "ema-trend", 2.5, None),
+    Strategy("mean-reversion-long", "RSIBBVolumeEntryMixin", "ATRExitMixin", "rsi-bb-long",
+             Decimal("2"), Decimal("3")),
+    Strategy("mean-reversion-short", "RSIBBShortEntryMixin", "ATRExitMixin", "rsi-bb-short",
+             Decimal("2"), Decimal("3")),
+    Strategy("trend-following", "EMACrossVolumeEntryMixin", "ATRTrailingExitMixin", "ema-trend",
+             Decimal("2.5"), None),
 )
 
 
 def strategy_for(number: int) -> Strategy:
     """Bot `number` (from 1): the three base strategies in turn, stops widening by half an ATR each round."""
     base = BASE_STRATEGIES[(number - 1) % len(BASE_STRATEGIES)]
-    widen = 0.5 * ((number - 1) // len(BASE_STRATEGIES))
+    widen = Decimal("0.5") * ((number - 1) // len(BASE_STRATEGIES))
     if not widen:
         return base
     return Strategy(base.strategy_name, base.entry_logic_name, base.exit_logic_name, base.slug,
