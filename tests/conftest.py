@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 import tradedb
+from cli_support import populate
 
 ENTRY_TIME = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -59,3 +62,24 @@ def trade_data(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+# For the CLI tests (tests/test_cli*.py): a populated database, built once.
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A populated database, built once; tests that write use a copy (see `db`)."""
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    asyncio.run(populate(path))
+    return path
+
+
+@pytest.fixture
+def db(sample: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the sample database."""
+    copy = tmp_path / "trading.db"
+    shutil.copyfile(sample, copy)
+    return copy
+
+

@@ -4,94 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import io
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import tradedb
 
-UTC = timezone.utc
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-SCRIPT = Path(sys.executable).with_name("tradedb")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def cli(*args: str, cwd: Path, script: bool = False) -> Result:
-    """Run `python -m tradedb ARGS` (or the console script) in `cwd`, never near the repository's db/."""
-    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
-    command = [str(SCRIPT)] if script else [sys.executable, "-m", "tradedb"]
-    done = subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def assert_one_line_error(result: Result, *words: str) -> None:
-    assert result.code != 0, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert "Traceback" not in result.err and "error:" in lines[0]
-    for word in words:
-        assert word in lines[0], lines[0]
-
-
-async def populate(path: Path) -> None:
-    """Three bots (one stale), open and closed trades with awkward amounts, and an old metrics row."""
-    now = datetime.now(UTC)
-    async with tradedb.connect(path) as repo:
-        await repo.create_bot_instance({"id": "alpha", "type": "paper", "current_balance": "1000"})
-        await repo.create_bot_instance({"id": "beta", "type": "live", "current_balance": "250",
-                                        "last_heartbeat": now - timedelta(hours=1)})
-        await repo.create_bot_instance({"id": "gamma", "type": "paper", "status": "stopped"})
-        common = {"bot_id": "alpha", "trade_type": "paper", "entry_logic_name": "E", "exit_logic_name": "X",
-                  "interval": "1h"}
-        long = await repo.create_trade({**common, "symbol": "BTCUSDT", "direction": "long", "entry_time": T0,
-                                        "entry_price": "50000", "size": "0.1"})
-        await repo.close_trade(long.id, exit_price="51000", exit_time=T0 + timedelta(days=1), commission="2.5")
-        short = await repo.create_trade({**common, "symbol": "ETHUSDT", "direction": "short",
-                                         "entry_time": T0 + timedelta(hours=12), "entry_price": "3000", "size": "1"})
-        await repo.close_trade(short.id, exit_price="3100", exit_time=T0 + timedelta(days=2))
-        await repo.create_trade({**common, "symbol": "SOLUSDT", "direction": "long",
-                                 "entry_time": T0 + timedelta(days=3), "entry_price": "100.5", "size": "0.00000001"})
-        recent = await repo.create_trade({**common, "symbol": "BTCUSDT", "direction": "long",
-                                          "entry_time": now - timedelta(days=2), "entry_price": "60000", "size": "0.01"})
-        await repo.close_trade(recent.id, exit_price="60100", exit_time=now - timedelta(days=1))
-        await repo.create_performance_metrics({"bot_id": "alpha", "calculated_at": now - timedelta(days=800)})
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A populated database, built once; tests that write use a copy (see `db`)."""
-    path = tmp_path_factory.mktemp("sample") / "sample.db"
-    asyncio.run(populate(path))
-    return path
-
-
-@pytest.fixture
-def db(sample: Path, tmp_path: Path) -> Path:
-    """This test's own copy of the sample database."""
-    copy = tmp_path / "trading.db"
-    shutil.copyfile(sample, copy)
-    return copy
+from cli_support import T0, assert_one_line_error, cli, digest
 
 
 def test_help_lists_every_subcommand_through_the_console_script(tmp_path):
@@ -379,116 +305,3 @@ def test_export_streams_past_page_boundaries_without_losing_rows(tmp_path):
 
 
 # Bad input: one line on stderr, non-zero exit, no traceback, and nothing written.
-
-READERS = [
-    ["status"], ["bots"], ["trades"], ["summary"], ["metrics", "alpha"], ["cleanup", "--dry-run"], ["backup"],
-    ["export", "trades"],
-]
-
-
-@pytest.mark.parametrize("args", [*READERS, ["migrate"], ["migrate", "--list"], ["demo", "--days", "1"]])
-def test_a_file_that_is_not_a_database_is_refused_and_untouched(tmp_path, args):
-    junk = tmp_path / "notes.db"
-    junk.write_text("these are my notes, not a database\n")
-    result = cli(*args, "--database", str(junk), cwd=tmp_path)
-    assert_one_line_error(result, "not a SQLite database")
-    assert junk.read_text() == "these are my notes, not a database\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
-
-
-@pytest.mark.parametrize("args", READERS)
-def test_a_missing_database_is_not_created_by_commands_that_read(tmp_path, args):
-    result = cli(*args, "--database", str(tmp_path / "nope.db"), cwd=tmp_path)
-    assert_one_line_error(result, "no database at", "tradedb migrate")
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("args", [["trades", "--bot", "zed"], ["summary", "--bot", "zed"], ["metrics", "zed"],
-                                  ["export", "trades", "--bot", "zed"]])
-def test_an_unknown_bot_is_an_error(db, tmp_path, args):
-    before = digest(db)
-    assert_one_line_error(cli(*args, "--database", str(db), cwd=tmp_path), "no bot 'zed'")
-    assert digest(db) == before
-
-
-@pytest.mark.parametrize("args", [["summary", "--since", "2024-13-01"], ["summary", "--until", "yesterday"],
-                                  ["metrics", "alpha", "--since", "2024-02-30"], ["bots", "--stale-after", "5 minutes"],
-                                  ["metrics", "alpha", "--starting-balance", "lots"], ["trades", "--limit", "-3"],
-                                  ["demo", "--bots", "0"]])
-def test_malformed_values_are_usage_errors(db, tmp_path, args):
-    before = digest(db)
-    result = cli(*args, "--database", str(db), cwd=tmp_path)
-    assert_one_line_error(result, "argument")
-    assert result.code == 2 and digest(db) == before
-
-
-@pytest.mark.parametrize("args", [["summary", "--since", "9999-12-31T23:00-05:00"],
-                                  ["summary", "--until", "0001-01-01T00:00+01:00"],
-                                  ["bots", "--stale-after", "99999999999d"], ["bots", "--stale-after", "1000000d"],
-                                  ["bots", "--stale-after", "9" * 400], ["status", "--stale-after", "36501d"],
-                                  ["bots", "--stale-after", "0.0000001s"], ["trades", "--limit", "9" * 20],
-                                  ["cleanup", "--days", "9" * 20], ["demo", "--days", "100000"],
-                                  ["metrics", "alpha", "--starting-balance", "-5"],
-                                  ["metrics", "alpha", "--starting-balance", "0"],
-                                  ["metrics", "alpha", "--starting-balance", "0.000000001"],
-                                  ["metrics", "alpha", "--starting-balance", "1e12"]])
-def test_values_out_of_range_are_usage_errors_not_tracebacks(db, tmp_path, args):
-    before = digest(db)
-    result = cli(*args, "--database", str(db), cwd=tmp_path)
-    assert_one_line_error(result, "argument", repr(args[-1]))
-    assert result.code == 2 and digest(db) == before
-
-
-def test_values_at_the_edges_of_the_ranges_are_accepted(db, tmp_path):
-    for args in (["summary", "--since", "9999-12-31T23:59:59Z"], ["summary", "--until", "0001-01-01T00:00Z"],
-                 ["bots", "--stale-after", "36500d"], ["trades", "--limit", "1000000000"],
-                 ["metrics", "alpha", "--no-store", "--starting-balance", "999999999999.99999999"],
-                 ["metrics", "alpha", "--no-store", "--starting-balance", "0.00000001"]):
-        result = cli(*args, "--database", str(db), cwd=tmp_path)
-        assert result.code == 0 and result.err == "", (args, result.err)
-
-
-def _unwritable_folder(tmp_path: Path) -> Path:
-    """A folder no file can be created in, even by root (who ignores permission bits)."""
-    if os.geteuid() == 0:
-        if not Path("/proc/self").is_dir():
-            pytest.skip("running as root without /proc: no folder is unwritable")
-        return Path("/proc/self")
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return folder
-
-
-@pytest.mark.parametrize("args", [["migrate"], ["demo", "--days", "1"]])
-def test_a_database_in_a_folder_that_cannot_be_written(tmp_path, args):
-    folder = _unwritable_folder(tmp_path)
-    result = cli(*args, "--database", str(folder / "t.db"), cwd=tmp_path)
-    assert_one_line_error(result, "cannot create", str(folder))
-    assert not (folder / "t.db").exists()
-    blocked = tmp_path / "a-file"
-    blocked.write_text("x")
-    assert_one_line_error(cli(*args, "--database", str(blocked / "t.db"), cwd=tmp_path), "not a folder")
-
-
-def test_a_backup_into_a_folder_that_cannot_be_written(db, tmp_path):
-    folder = _unwritable_folder(tmp_path)
-    before = digest(db)
-    assert_one_line_error(cli("backup", str(folder / "b.db"), "--database", str(db), cwd=tmp_path), str(folder))
-    assert digest(db) == before
-
-
-def test_debug_shows_the_traceback(tmp_path):
-    junk = tmp_path / "junk.db"
-    junk.write_bytes(b"\x00" * 4096)
-    result = cli("bots", "--debug", "--database", str(junk), cwd=tmp_path)
-    assert result.code != 0 and "Traceback" in result.err
-    assert "Traceback" in cli("--debug", "bots", "--database", str(junk), cwd=tmp_path).err
-
-
-def test_decimal_output_is_never_scientific(tmp_path):
-    from tradedb.cli.output import json_text, text
-
-    tiny = Decimal("1E-8")
-    assert text(tiny) == "0.00000001" and json.loads(json_text({"x": tiny})) == {"x": "0.00000001"}
-    assert text(Decimal("1E+3")) == "1000"
