@@ -272,8 +272,11 @@ class Database:
         except sqlite3.Error as error:
             raise translate(error, self.busy_timeout) from error
 
-    @asynccontextmanager
-    async def _write_turn(self) -> AsyncIterator[None]:
+    async def _take_write_turn(self) -> None:
+        """Wait for this repository's writer, at most busy_timeout; release it with _write_lock.release()."""
+        if not self._write_lock.locked():  # no timer when there is no wait: it would cost on every write
+            await self._write_lock.acquire()
+            return
         try:
             async with asyncio.timeout(self.busy_timeout):
                 await self._write_lock.acquire()
@@ -282,17 +285,16 @@ class Database:
                 f"another coroutine held this repository's write transaction for over "
                 f"busy_timeout={self.busy_timeout}s; nothing was written: retry, or keep transactions short"
             ) from None
-        try:
-            yield
-        finally:
-            self._write_lock.release()
 
     async def write(self, unit: Callable[..., Result], *args: Any) -> Result:
         """Run unit(session, *args) as one write transaction, or in the caller's open one."""
         if self._owns_transaction():
             return await self._call(self._writer, _in_savepoint, unit, args)
-        async with self._write_turn():
+        await self._take_write_turn()
+        try:
             return await self._call(self._writer, _in_transaction, unit, args)
+        finally:
+            self._write_lock.release()
 
     async def read(self, unit: Callable[..., Result], *args: Any) -> Result:
         """Run unit(session, *args) on the last commit, or in the caller's open transaction."""
@@ -317,7 +319,8 @@ class Database:
                 self._savepoints -= 1
             await self._call(self._writer, _execute, f"RELEASE {name}")
             return
-        async with self._write_turn():
+        await self._take_write_turn()
+        try:
             await self._call(self._writer, _execute, "BEGIN IMMEDIATE")
             self._owner = asyncio.current_task()
             try:
@@ -328,6 +331,8 @@ class Database:
                 raise
             finally:
                 self._owner = None
+        finally:
+            self._write_lock.release()
 
     async def inspect(self, unit: Callable[..., Result], *args: Any) -> Result:
         """Run unit(session, *args) on the reader, each statement on its own (no snapshot around them)."""

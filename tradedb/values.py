@@ -13,6 +13,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import ValidationError
@@ -26,6 +27,10 @@ _QUANTUM = {scale: Decimal(1).scaleb(-scale) for scale in (2, 4, 8)}
 
 class Kind(Protocol):
     """What every column kind provides."""
+
+    @property
+    def read(self) -> Callable[[Any], Any] | None:
+        """What turns a non-NULL stored value into its Python value (None: it is one already)."""
 
     def to_db(self, field: str, value: Any) -> Any:
         """Validate a caller's value and return its stored form."""
@@ -70,6 +75,8 @@ def decimal_to_text(number: Decimal) -> str:
 
 class DecimalKind:
     """DECIMAL(precision, scale) stored as canonical text."""
+
+    read = Decimal
 
     def __init__(self, precision: int, scale: int, *, signed: bool = True, maximum: Decimal | None = None) -> None:
         self.precision = precision
@@ -132,6 +139,9 @@ def utc_now() -> datetime:
 class TimeKind:
     """An aware datetime stored as UTC text."""
 
+    # The stored text ends in Z, so this gives an aware UTC datetime.
+    read = datetime.fromisoformat
+
     def to_db(self, field: str, value: Any) -> str | None:
         """Stored form of an aware datetime or ISO-8601 text with an offset or Z."""
         if value is None:
@@ -170,6 +180,8 @@ class TimeKind:
 class JsonKind:
     """Any value json.dumps accepts (without NaN), stored as JSON text; None is NULL."""
 
+    read = staticmethod(json.loads)
+
     def to_db(self, field: str, value: Any) -> str | None:
         """JSON text for a caller's value."""
         if value is None:
@@ -187,6 +199,8 @@ class JsonKind:
 
 class TextKind:
     """Text; `required` columns refuse None and the empty string."""
+
+    read = None
 
     def __init__(self, *, required: bool, max_length: int | None = None) -> None:
         self.required = required
@@ -247,6 +261,8 @@ class UuidKind(TextKind):
 
 class CountKind:
     """A non-negative integer."""
+
+    read = None
 
     def to_db(self, field: str, value: Any) -> int | None:
         """The count, checked."""
