@@ -26,17 +26,21 @@ CREATE TABLE bot_instances (
         AND total_pnl NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT bot_instances_started_at_utc CHECK (
         started_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(started_at, 12, 2) < '24' AND date(substr(started_at, 1, 10), '+0 days') = substr(started_at, 1, 10)),
+        AND substr(started_at, 12, 2) < '24' AND substr(started_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(started_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(started_at, 1, 10), '+0 days') IS substr(started_at, 1, 10))),
     CONSTRAINT bot_instances_last_heartbeat_utc CHECK (
         last_heartbeat GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(last_heartbeat, 12, 2) < '24' AND date(substr(last_heartbeat, 1, 10), '+0 days') = substr(last_heartbeat, 1, 10)),
+        AND substr(last_heartbeat, 12, 2) < '24' AND substr(last_heartbeat, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(last_heartbeat, 9, 2) BETWEEN '01' AND '28' OR date(substr(last_heartbeat, 1, 10), '+0 days') IS substr(last_heartbeat, 1, 10))),
     CONSTRAINT bot_instances_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
     CONSTRAINT bot_instances_created_at_utc CHECK (
         created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(created_at, 12, 2) < '24' AND date(substr(created_at, 1, 10), '+0 days') = substr(created_at, 1, 10)),
+        AND substr(created_at, 12, 2) < '24' AND substr(created_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(created_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(created_at, 1, 10), '+0 days') IS substr(created_at, 1, 10))),
     CONSTRAINT bot_instances_updated_at_utc CHECK (
         updated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(updated_at, 12, 2) < '24' AND date(substr(updated_at, 1, 10), '+0 days') = substr(updated_at, 1, 10))
+        AND substr(updated_at, 12, 2) < '24' AND substr(updated_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(updated_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(updated_at, 1, 10), '+0 days') IS substr(updated_at, 1, 10)))
 );
 
 CREATE TABLE trades (
@@ -83,22 +87,28 @@ CREATE TABLE trades (
     CONSTRAINT trades_exit_after_entry CHECK (exit_time >= entry_time),
     CONSTRAINT trades_entry_time_utc CHECK (
         entry_time GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(entry_time, 12, 2) < '24' AND date(substr(entry_time, 1, 10), '+0 days') = substr(entry_time, 1, 10)),
+        AND substr(entry_time, 12, 2) < '24' AND substr(entry_time, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(entry_time, 9, 2) BETWEEN '01' AND '28' OR date(substr(entry_time, 1, 10), '+0 days') IS substr(entry_time, 1, 10))),
     CONSTRAINT trades_exit_time_utc CHECK (
         exit_time GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(exit_time, 12, 2) < '24' AND date(substr(exit_time, 1, 10), '+0 days') = substr(exit_time, 1, 10)),
+        AND substr(exit_time, 12, 2) < '24' AND substr(exit_time, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(exit_time, 9, 2) BETWEEN '01' AND '28' OR date(substr(exit_time, 1, 10), '+0 days') IS substr(exit_time, 1, 10))),
     CONSTRAINT trades_buy_order_created_utc CHECK (
         buy_order_created GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(buy_order_created, 12, 2) < '24' AND date(substr(buy_order_created, 1, 10), '+0 days') = substr(buy_order_created, 1, 10)),
+        AND substr(buy_order_created, 12, 2) < '24' AND substr(buy_order_created, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(buy_order_created, 9, 2) BETWEEN '01' AND '28' OR date(substr(buy_order_created, 1, 10), '+0 days') IS substr(buy_order_created, 1, 10))),
     CONSTRAINT trades_buy_order_closed_utc CHECK (
         buy_order_closed GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(buy_order_closed, 12, 2) < '24' AND date(substr(buy_order_closed, 1, 10), '+0 days') = substr(buy_order_closed, 1, 10)),
+        AND substr(buy_order_closed, 12, 2) < '24' AND substr(buy_order_closed, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(buy_order_closed, 9, 2) BETWEEN '01' AND '28' OR date(substr(buy_order_closed, 1, 10), '+0 days') IS substr(buy_order_closed, 1, 10))),
     CONSTRAINT trades_sell_order_created_utc CHECK (
         sell_order_created GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(sell_order_created, 12, 2) < '24' AND date(substr(sell_order_created, 1, 10), '+0 days') = substr(sell_order_created, 1, 10)),
+        AND substr(sell_order_created, 12, 2) < '24' AND substr(sell_order_created, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(sell_order_created, 9, 2) BETWEEN '01' AND '28' OR date(substr(sell_order_created, 1, 10), '+0 days') IS substr(sell_order_created, 1, 10))),
     CONSTRAINT trades_sell_order_closed_utc CHECK (
         sell_order_closed GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(sell_order_closed, 12, 2) < '24' AND date(substr(sell_order_closed, 1, 10), '+0 days') = substr(sell_order_closed, 1, 10)),
+        AND substr(sell_order_closed, 12, 2) < '24' AND substr(sell_order_closed, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(sell_order_closed, 9, 2) BETWEEN '01' AND '28' OR date(substr(sell_order_closed, 1, 10), '+0 days') IS substr(sell_order_closed, 1, 10))),
     -- Prices and size: not negative, at most 12 integer digits.
     CONSTRAINT trades_entry_price_decimal CHECK (
         entry_price GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
@@ -135,10 +145,12 @@ CREATE TABLE trades (
     CONSTRAINT trades_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
     CONSTRAINT trades_created_at_utc CHECK (
         created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(created_at, 12, 2) < '24' AND date(substr(created_at, 1, 10), '+0 days') = substr(created_at, 1, 10)),
+        AND substr(created_at, 12, 2) < '24' AND substr(created_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(created_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(created_at, 1, 10), '+0 days') IS substr(created_at, 1, 10))),
     CONSTRAINT trades_updated_at_utc CHECK (
         updated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(updated_at, 12, 2) < '24' AND date(substr(updated_at, 1, 10), '+0 days') = substr(updated_at, 1, 10))
+        AND substr(updated_at, 12, 2) < '24' AND substr(updated_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(updated_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(updated_at, 1, 10), '+0 days') IS substr(updated_at, 1, 10)))
 );
 
 CREATE TABLE performance_metrics (
@@ -198,11 +210,13 @@ CREATE TABLE performance_metrics (
         AND largest_loss NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
     CONSTRAINT performance_metrics_calculated_at_utc CHECK (
         calculated_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(calculated_at, 12, 2) < '24' AND date(substr(calculated_at, 1, 10), '+0 days') = substr(calculated_at, 1, 10)),
+        AND substr(calculated_at, 12, 2) < '24' AND substr(calculated_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(calculated_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(calculated_at, 1, 10), '+0 days') IS substr(calculated_at, 1, 10))),
     CONSTRAINT performance_metrics_extra_metadata_json CHECK (extra_metadata IS NULL OR json_valid(extra_metadata)),
     CONSTRAINT performance_metrics_created_at_utc CHECK (
         created_at GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'
-        AND substr(created_at, 12, 2) < '24' AND date(substr(created_at, 1, 10), '+0 days') = substr(created_at, 1, 10))
+        AND substr(created_at, 12, 2) < '24' AND substr(created_at, 6, 2) BETWEEN '01' AND '12'
+        AND (substr(created_at, 9, 2) BETWEEN '01' AND '28' OR date(substr(created_at, 1, 10), '+0 days') IS substr(created_at, 1, 10)))
 );
 
 -- The indexes the original design asked for.

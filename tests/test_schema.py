@@ -43,6 +43,12 @@ async def trade_id(repo, bot):
         "entry_time = '2024-03-01T12:00:00.000000Z'",
         "entry_time = '2024-02-30 12:00:00.000000Z'",
         "entry_time = '2024-03-01 12:00:60.000000Z'",
+        "entry_time = '2024-13-01 12:00:00.000000Z'",
+        "entry_time = '2024-00-10 12:00:00.000000Z'",
+        "entry_time = '2024-03-00 12:00:00.000000Z'",
+        "entry_time = '2023-02-29 12:00:00.000000Z'",
+        "entry_time = '2024-04-31 12:00:00.000000Z'",
+        "entry_time = '2024-03-01 24:00:00.000000Z'",
         "entry_time = '2024-03-01 12:00:00.000000+01:00'",
         "extra_metadata = '{not json'",
         "status = 'closed'",  # without exit_time and exit_price
@@ -63,6 +69,8 @@ async def test_shell_cannot_break_trade_rules(raw, trade_id, assignment):
         "gross_pnl = '123456789012345678901234.00000000'",  # computed values are never refused
         "entry_price = '999999999999.99999999'",
         "entry_time = '2024-03-01 23:59:59.999999Z'",
+        "entry_time = '2024-02-29 00:00:00.000000Z'",
+        "entry_time = '2024-12-31 00:00:00.000000Z'",
         "extra_metadata = '{\"a\": [1, 2]}'",
         "exit_price = '1.00000000', exit_time = '2024-03-02 00:00:00.000000Z', status = 'closed'",
     ],
