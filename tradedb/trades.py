@@ -15,7 +15,7 @@ from typing import Any
 
 from .bots import bot_row, book_pnl
 from .errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from .queries import QUERIES
+from .queries import QUERIES, Query
 from .records import (
     MONEY,
     OPTIONAL_TEXT,
@@ -35,6 +35,8 @@ from .values import EXACT, new_uuid, time_to_text, utc_now
 INSERT_TRADE = QUERIES["insert_trade"]
 GET_TRADE = QUERIES["get_trade_by_id"]
 UPDATE_TRADE = QUERIES["update_trade"]
+CLOSE_TRADE = QUERIES["close_trade"]
+CANCEL_TRADE = QUERIES["cancel_trade"]
 OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
 OPEN_TRADES = QUERIES["get_open_trades"]
 CLOSED_TRADES_OF_BOT = QUERIES["get_closed_trades_of_bot"]
@@ -142,12 +144,12 @@ def trade_row(session: Session, trade_id: Any) -> dict[str, Any]:
     return stored_row(TRADE_COLUMNS, row)
 
 
-def write_trade(session: Session, before: dict[str, Any], after: dict[str, Any]) -> Trade:
-    """Write a changed trade back, move the books, and return the trade as stored."""
+def write_trade(session: Session, before: dict[str, Any], after: dict[str, Any], query: Query = UPDATE_TRADE) -> Trade:
+    """Write a changed trade back with `query` (given the columns it names), move the books, return the trade."""
     if after["bot_id"] != before["bot_id"]:
         require_bots(session, {after["bot_id"]})
     after["updated_at"] = time_to_text(utc_now())
-    session.exec(UPDATE_TRADE, {name: value for name, value in after.items() if name != "created_at"})
+    session.exec(query, {name: after[name] for name in query.params})
     rebook(session, [(before, after)], after["updated_at"])
     return trade_from_row(tuple(after.values()))
 
@@ -247,7 +249,7 @@ def close_trade(
             after["commission"] = UNSIGNED_MONEY.computed(Decimal(before["commission"] or 0) + fee)
     after["status"] = "closed"
     settle(after, given=())
-    return write_trade(session, before, after)
+    return write_trade(session, before, after, CLOSE_TRADE)
 
 
 def cancel_trade(session: Session, trade_id: str, reason: Any) -> Trade:
@@ -258,7 +260,7 @@ def cancel_trade(session: Session, trade_id: str, reason: Any) -> Trade:
     after["status"] = "cancelled"
     after["exit_time"] = time_to_text(utc_now())
     after["exit_reason"] = OPTIONAL_TEXT.to_db("reason", reason)
-    return write_trade(session, before, after)
+    return write_trade(session, before, after, CANCEL_TRADE)
 
 
 def get_trade_by_id(session: Session, trade_id: str) -> Trade | None:

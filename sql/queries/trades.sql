@@ -46,6 +46,22 @@ SET bot_id = :bot_id, trade_type = :trade_type, strategy_name = :strategy_name,
     updated_at = :updated_at
 WHERE id = :id;
 
+-- name: close_trade(id, exit_price, exit_time, exit_value, commission, gross_pnl, net_pnl, pnl_percentage, exit_reason, updated_at) :exec
+-- Record an open trade's exit and settled PnL. Only the closing columns are
+-- set, so SQLite skips the indexes and checks of the others.
+UPDATE trades
+SET status = 'closed', exit_price = :exit_price, exit_time = :exit_time,
+    exit_value = :exit_value, commission = :commission, gross_pnl = :gross_pnl,
+    net_pnl = :net_pnl, pnl_percentage = :pnl_percentage, exit_reason = :exit_reason,
+    updated_at = :updated_at
+WHERE id = :id AND status = 'open';
+
+-- name: cancel_trade(id, exit_time, exit_reason, updated_at) :exec
+-- Mark an open trade cancelled.
+UPDATE trades
+SET status = 'cancelled', exit_time = :exit_time, exit_reason = :exit_reason, updated_at = :updated_at
+WHERE id = :id AND status = 'open';
+
 -- name: get_open_trades_of_bot(bot_id, symbol) :many
 -- One bot's open positions, oldest entry first, ties in the order stored
 -- (symbol NULL for all).
