@@ -327,7 +327,7 @@ async def test_sharpe_ratio_is_none_when_it_cannot_be_measured(repo, trades, sha
 
 
 async def test_a_bot_that_lost_everything_has_no_starting_balance_to_measure_against(repo):
-    await repo.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "0", "total_pnl": "0"})
+    await repo.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "0"})
     metrics = await repo.calculate_performance_metrics("bot-1")
     assert metrics.total_return is None and metrics.extra_metadata["starting_balance_from"] is None
 
