@@ -251,12 +251,10 @@ class UuidKind(TextKind):
         """Canonical text of a uuid.UUID or UUID text."""
         if isinstance(value, uuid.UUID):
             return str(value)
-        if isinstance(value, str):
-            try:
-                return str(uuid.UUID(value))
-            except ValueError:
-                pass
-        raise ValidationError(field, f"{value!r} is not a UUID")
+        try:
+            return str(uuid.UUID(value))
+        except (TypeError, ValueError, AttributeError):
+            raise ValidationError(field, f"{value!r} is not a UUID") from None
 
 
 class CountKind:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shlex
@@ -83,10 +84,8 @@ async def crash_and_recover(
     held = list(victim.positions.values())
     task = tasks[victim.bot_id]
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     crashed_at = next(iter(victim.market.candles.values()))[victim.done].close_time
     progress.clear()
     print(f"\n{output.text(crashed_at)}  CRASH: {victim.bot_id} killed (task cancelled) "

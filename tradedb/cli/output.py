@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
@@ -163,8 +164,6 @@ class Progress:
             yield
         finally:
             ticker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            except asyncio.CancelledError:
-                pass
             self.clear()
