@@ -403,3 +403,10 @@ async def test_a_trade_cannot_exit_before_it_entered(repo, bot):
         await repo.close_trade(trade.id, exit_price="1", exit_time=ENTRY_TIME - timedelta(microseconds=1))
     assert caught.value.field == "exit_time"
     assert (await repo.get_trade_by_id(trade.id)).status == "open"
+
+
+async def test_a_trade_created_closed_needs_its_exit_time(repo, bot):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.create_trade(trade_data(status="closed", exit_price="51000"))
+    assert caught.value.field == "exit_time"
+    assert (await repo.get_bot_instance("bot-1")).total_pnl == 0

@@ -66,6 +66,8 @@ def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
     if row["entry_value"] is None:
         fill_entry_value(row)
     if row["status"] == "closed":
+        if row["exit_time"] is None:  # history being imported: its exit time is a fact, not "now"
+            raise ValidationError("exit_time", "is required to create a trade that is already closed")
         settle(row, given=data.keys())
     row["created_at"] = row["updated_at"] = now
     return row
