@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -55,11 +56,9 @@ def is_database_file(target: Path, database: Path) -> bool:
     for name in (database, *(database.with_name(database.name + suffix) for suffix in SIDE_FILES)):
         if os.path.realpath(target) == os.path.realpath(name):
             return True
-        try:
+        with contextlib.suppress(OSError):  # OSError: one of them does not exist
             if os.path.samefile(target, name):  # a hard link
                 return True
-        except OSError:
-            pass  # one of them does not exist
     return False
 
 
