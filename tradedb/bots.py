@@ -30,6 +30,8 @@ INSERT_BOT = QUERIES["insert_bot_instance"]
 GET_BOT = QUERIES["get_bot_instance"]
 LIST_BOTS = QUERIES["list_bot_instances"]
 UPDATE_BOT = QUERIES["update_bot_instance"]
+GET_BOOKS = QUERIES["get_bot_books"]
+UPDATE_BOOKS = QUERIES["update_bot_books"]
 STALE_BOTS = QUERIES["get_stale_bots"]
 OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
 
@@ -44,11 +46,25 @@ def bot_row(session: Session, bot_id: str) -> dict[str, Any] | None:
     return None if row is None else stored_row(BOT_COLUMNS, row)
 
 
+def missing_bot(bot_id: Any) -> NotFoundError:
+    """The error for a bot that should exist and does not."""
+    return NotFoundError(f"no bot instance with id {bot_id!r}; create it with create_bot_instance or start_bot")
+
+
+def require_bots(session: Session, bot_ids: set[str]) -> None:
+    """Refuse rows (trades, metrics) that belong to a bot that does not exist, saying what to do."""
+    for bot_id in sorted(bot_ids):
+        if bot_row(session, bot_id) is None:
+            raise ValidationError(
+                "bot_id", f"no bot instance with id {bot_id!r}; create the bot first (create_bot_instance or start_bot)"
+            )
+
+
 def existing_bot_row(session: Session, bot_id: Any) -> dict[str, Any]:
     """The stored row of a bot that must exist."""
     row = bot_row(session, BOT_COLUMNS["id"].to_db("bot_id", bot_id))
     if row is None:
-        raise NotFoundError(f"no bot instance with id {bot_id!r}; create it with create_bot_instance or start_bot")
+        raise missing_bot(bot_id)
     return row
 
 
@@ -102,13 +118,15 @@ def book_pnl(session: Session, bot_id: str, change: Decimal, now: str) -> None:
     """Move a bot's total_pnl, and its current_balance when set, by `change`."""
     if not change:
         return
-    row = existing_bot_row(session, bot_id)
+    books = session.one(GET_BOOKS, {"id": bot_id})
+    if books is None:
+        raise missing_bot(bot_id)
+    total_pnl, balance = books
     with localcontext(EXACT):
-        row["total_pnl"] = MONEY.computed(Decimal(row["total_pnl"]) + change)
-        if row["current_balance"] is not None:
-            row["current_balance"] = MONEY.computed(Decimal(row["current_balance"]) + change)
-    row["updated_at"] = now
-    write_bot(session, row)
+        total_pnl = MONEY.computed(Decimal(total_pnl) + change)
+        if balance is not None:
+            balance = MONEY.computed(Decimal(balance) + change)
+    session.exec(UPDATE_BOOKS, {"id": bot_id, "total_pnl": total_pnl, "current_balance": balance, "updated_at": now})
 
 
 def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:

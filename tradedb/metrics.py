@@ -8,8 +8,8 @@ from typing import Any
 from .errors import ValidationError
 from .queries import QUERIES
 from .records import METRICS_COLUMNS, PerformanceMetrics, check_fields, metrics_from_row, new_row
+from .bots import require_bots
 from .sqlite import Session
-from .trades import require_bots
 from .values import new_uuid, time_to_text, utc_now
 
 INSERT_METRICS = QUERIES["insert_performance_metrics"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
-from .bots import bot_row, book_pnl
+from .bots import book_pnl, require_bots
 from .errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from .queries import QUERIES, Query
 from .records import (
@@ -129,15 +129,6 @@ def rebook(session: Session, changed: Sequence[tuple[Mapping[str, Any] | None, M
         book_pnl(session, bot_id, change, now)
 
 
-def require_bots(session: Session, bot_ids: set[str]) -> None:
-    """Refuse trades for a bot that does not exist, saying what to do."""
-    for bot_id in sorted(bot_ids):
-        if bot_row(session, bot_id) is None:
-            raise ValidationError(
-                "bot_id", f"no bot instance with id {bot_id!r}; create the bot first (create_bot_instance or start_bot)"
-            )
-
-
 def trade_row(session: Session, trade_id: Any) -> dict[str, Any]:
     """The stored row of a trade that must exist."""
     row = session.one(GET_TRADE, {"id": TRADE_COLUMNS["id"].to_db("trade_id", trade_id)})
@@ -181,6 +172,10 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
             raise ValidationError(f"trades[{index}].{error.field}", error.reason) from None
         if data.get("id") is not None:
             chosen_ids.append(rows[-1]["id"])
+    # The common call, one new trade: insert it straight away. Its id is
+    # looked up only when the insert changed nothing, that is for a retry.
+    if len(rows) == 1 and insert_trades(session, rows, now):
+        return [trade_from_row(tuple(rows[0].values()))]
     known = stored_trades(session, chosen_ids) if chosen_ids else {}
     results, new_rows = [], []
     for row in rows:
@@ -192,10 +187,22 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
         else:
             require_same_entry(earlier, row)
             results.append(earlier)
-    require_bots(session, {row["bot_id"] for row in new_rows})
-    session.exec_many(INSERT_TRADE, new_rows)
-    rebook(session, [(None, row) for row in new_rows], now)
+    insert_trades(session, new_rows, now)
     return [trade_from_row(tuple(row.values())) for row in results]
+
+
+def insert_trades(session: Session, rows: list[dict[str, Any]], now: str) -> int:
+    """Insert new trade rows and book the closed ones; the number inserted (ids stored already are skipped)."""
+    try:
+        inserted = session.exec_many(INSERT_TRADE, rows)
+    except Exception:
+        # The schema refuses a trade of an unknown bot without naming it; this
+        # names it. Checked only on failure, so a good insert costs no query.
+        require_bots(session, {row["bot_id"] for row in rows})
+        raise
+    if inserted:
+        rebook(session, [(None, row) for row in rows], now)
+    return inserted
 
 
 def stored_trades(session: Session, trade_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -34,6 +34,20 @@ SET type = :type, config_file = :config_file, status = :status,
     extra_metadata = :extra_metadata, updated_at = :updated_at
 WHERE id = :id;
 
+-- name: get_bot_books(id) :one
+-- A bot's books alone (total_pnl, current_balance), to move them when its
+-- trades' PnL changes.
+SELECT total_pnl, current_balance
+FROM bot_instances
+WHERE id = :id;
+
+-- name: update_bot_books(id, total_pnl, current_balance, updated_at) :exec
+-- Write a bot's books back. Only these columns: closing a trade should not
+-- rewrite (and re-check) the rest of its bot's row.
+UPDATE bot_instances
+SET total_pnl = :total_pnl, current_balance = :current_balance, updated_at = :updated_at
+WHERE id = :id;
+
 -- name: get_stale_bots(cutoff) :many
 -- Bots still marked running whose last sign of life (the last heartbeat, or
 -- the start if none was sent) is older than the cutoff, or that have

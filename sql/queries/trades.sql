@@ -4,6 +4,8 @@
 -- name: insert_trade(id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name, symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed, sell_order_created, sell_order_closed, entry_price, exit_price, entry_value, exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction, exit_reason, status, extra_metadata, created_at, updated_at) :exec
 -- Store a new trade, every column given (tradedb sets created_at and
 -- updated_at itself, to the microsecond). Also used with executemany.
+-- A trade whose id is stored already is left as it is (0 rows changed): a
+-- retried create is then compared with the stored trade, not refused here.
 INSERT INTO trades (
     id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
     symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
@@ -16,7 +18,8 @@ INSERT INTO trades (
     :sell_order_created, :sell_order_closed, :entry_price, :exit_price, :entry_value,
     :exit_value, :size, :commission, :gross_pnl, :net_pnl, :pnl_percentage, :direction,
     :exit_reason, :status, :extra_metadata, :created_at, :updated_at
-);
+)
+ON CONFLICT (id) DO NOTHING;
 
 -- name: get_trade_by_id(id) :one
 -- One trade by its id.
