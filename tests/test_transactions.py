@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 
 import pytest
 
@@ -134,6 +137,54 @@ async def test_another_connection_holding_the_lock_gives_database_busy_and_write
                 await first.create_trade(trade_data())
         assert await first.get_open_trades() == []
         assert await first.get_bot_instance("bot-2") is not None
+
+
+def hold_write_lock(path, seconds):
+    """Another process's writer, as far as tradedb can tell: holds the write lock for `seconds` in a thread."""
+    locked = threading.Event()
+
+    def hold():
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    locked.wait()
+    return thread
+
+
+@pytest.mark.parametrize("write", ["create_trade", "transaction"])
+async def test_a_write_waits_for_another_connections_lock_then_goes_through(db_path, write):
+    async with tradedb.connect(db_path, busy_timeout=5) as repo:
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
+        holder = hold_write_lock(db_path, 0.3)
+        started = time.monotonic()
+        if write == "create_trade":
+            await repo.create_trade(trade_data())
+        else:
+            async with repo.transaction():
+                await repo.create_trade(trade_data())
+        waited = time.monotonic() - started
+        holder.join()
+        assert waited >= 0.25  # it waited for the lock rather than failing or skipping it
+        assert len(await repo.get_open_trades()) == 1
+
+
+async def test_database_busy_comes_only_after_waiting_busy_timeout(db_path):
+    async with tradedb.connect(db_path, busy_timeout=0.3) as repo:
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
+        holder = hold_write_lock(db_path, 1.0)
+        started = time.monotonic()
+        with pytest.raises(tradedb.DatabaseBusy, match="busy_timeout=0.3"):
+            await repo.create_trade(trade_data())
+        waited = time.monotonic() - started
+        holder.join()
+        assert waited >= 0.3
+        assert await repo.get_open_trades() == []
 
 
 async def test_a_closed_repository_says_so(db_path):

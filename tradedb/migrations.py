@@ -77,15 +77,18 @@ def applied_ids(session: Session) -> list[str]:
     return [row[0] for row in session.many(APPLIED_IDS, {})]
 
 
+LOOKING_TIMEOUT = 5.0  # seconds a read-only look at a database waits for a lock
+
+
 @contextmanager
 def _looking(path: Path) -> Iterator[Session]:
     try:
         # mode=ro: looking must never write, not even yoyo's bookkeeping tables.
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=LOOKING_TIMEOUT)
     except sqlite3.Error as error:
         raise TradeDBError(f"cannot open {path}: {error}") from error
     try:
-        yield Session(connection)
+        yield Session(connection, LOOKING_TIMEOUT)
     except sqlite3.DatabaseError as error:
         if "not a database" in str(error):
             raise TradeDBError(f"{path} is not a SQLite database ({error}); check the path") from error

@@ -4,7 +4,8 @@ A `Database` holds two aiosqlite connections to one file:
 
 * the writer, used by one transaction at a time (an asyncio lock hands it
   over), which opens every transaction with BEGIN IMMEDIATE so that the
-  write lock is taken up front and waiting is bounded by busy_timeout;
+  write lock is taken up front, waiting for other processes' writers in
+  short naps bounded by busy_timeout (see `begin_immediate`);
 * the reader, for reads outside a transaction: in WAL mode it sees the last
   commit and is never blocked by a writer, in this process or another.
 
@@ -19,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -41,8 +44,9 @@ Result = TypeVar("Result")
 class Session:
     """The statements a unit of work may run; lives in its connection's thread."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
         self.connection = connection
+        self.busy_timeout = busy_timeout
 
     def one(self, query: Query, params: Mapping[str, Any]) -> Any:
         """Run a :one query: its row, or None."""
@@ -89,10 +93,16 @@ class Session:
             )
 
 
+def is_busy(error: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock."""
+    message = str(error)
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
 def translate(error: sqlite3.Error, busy_timeout: float) -> TradeDBError:
     """The tradedb error for an error SQLite raised."""
     message = str(error)
-    if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+    if is_busy(error):
         return DatabaseBusy(
             f"the database stayed locked by another writer for busy_timeout={busy_timeout}s; "
             "nothing was written: retry, or connect with a larger busy_timeout"
@@ -123,15 +133,46 @@ def _open(path: Path, busy_timeout: float, *, reader: bool) -> sqlite3.Connectio
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
+            # From here on the writer waits only in begin_immediate, in its own
+            # short naps. (In WAL mode, once BEGIN IMMEDIATE holds the write
+            # lock, the transaction's statements and COMMIT wait for no one.)
+            connection.execute("PRAGMA busy_timeout = 0")
     except BaseException:
         connection.close()
         raise
     return connection
 
 
+# A writer waiting for another process's write lock naps this long at
+# first, doubling up to the longest nap, each nap jittered by +-50%.
+FIRST_NAP, LONGEST_NAP = 0.0005, 0.004
+
+
+def begin_immediate(session: Session) -> None:
+    """BEGIN IMMEDIATE, trying again after short naps while another process writes, up to busy_timeout."""
+    # Not SQLite's busy handler: its naps grow to 100 ms, so under steady
+    # contention a waiter sleeps through other writers' turns and can wait
+    # over a second (measured: bench/README.md, W5).
+    deadline, nap = None, FIRST_NAP
+    while True:
+        try:
+            session.connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if not is_busy(error):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + session.busy_timeout
+            elif now >= deadline:
+                raise
+        time.sleep(random.uniform(nap / 2, nap * 1.5))
+        nap = min(nap * 2, LONGEST_NAP)
+
+
 def _in_transaction(session: Session, unit: Callable[..., Result], args: tuple[Any, ...]) -> Result:
     connection = session.connection
-    connection.execute("BEGIN IMMEDIATE")
+    begin_immediate(session)
     try:
         result = unit(session, *args)
         connection.execute("COMMIT")
@@ -222,7 +263,7 @@ class _Worker:
 
         def connector() -> sqlite3.Connection:
             connection = _open(path, busy_timeout, reader=reader)
-            self.session = Session(connection)
+            self.session = Session(connection, busy_timeout)
             return connection
 
         self.connection = aiosqlite.Connection(connector, iter_chunk_size=64)
@@ -321,7 +362,7 @@ class Database:
             return
         await self._take_write_turn()
         try:
-            await self._call(self._writer, _execute, "BEGIN IMMEDIATE")
+            await self._call(self._writer, begin_immediate)
             self._owner = asyncio.current_task()
             try:
                 yield
