@@ -97,3 +97,21 @@ async def test_debug_log_names_each_query_its_parameters_and_time(repo, bot, cap
     messages = [record.getMessage() for record in caplog.records if record.name == "tradedb.sql"]
     assert any(m.startswith("insert_trade x1 [{'id': '" + trade.id) and m.endswith(" ms)") for m in messages), messages
     assert any(m.startswith("get_trade_by_id {'id': '" + trade.id) for m in messages), messages
+
+
+def test_a_record_reader_refuses_columns_out_of_order_and_rows_of_the_wrong_length():
+    from tradedb.records import TRADE_COLUMNS, row_reader, trade_from_row
+
+    with pytest.raises(TypeError, match="Trade's fields are not its table's columns"):
+        row_reader(tradedb.Trade, dict(reversed(TRADE_COLUMNS.items())))
+    with pytest.raises(ValueError):
+        trade_from_row((None,) * (len(TRADE_COLUMNS) - 1))
+
+
+async def test_records_read_back_are_frozen_and_equal_to_records_built_by_their_constructor(repo, bot):
+    trade = await repo.create_trade(trade_data(extra_metadata={"note": "x"}))
+    stored = await repo.get_trade_by_id(trade.id)
+    assert stored == trade == dataclasses.replace(stored)  # replace() goes through __init__
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.status = "closed"  # type: ignore[misc]
+    assert stored.bot_id == bot.id and stored.extra_metadata == {"note": "x"}
