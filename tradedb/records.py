@@ -223,6 +223,8 @@ def check_fields(what: str, data: Any, columns: dict[str, Kind], *, fixed: tuple
     """Refuse a data dict that is not a dict, has a key that is no column, or sets a `fixed` column."""
     if not isinstance(data, Mapping):
         raise ValidationError(what, f"expected a dict of fields, got {type(data).__name__}")
+    if data.keys() <= columns.keys() and data.keys().isdisjoint(fixed):
+        return  # the usual case, told in two set operations; the loop below finds what to say
     for key in data:
         if key in fixed:
             raise ValidationError(key, f"is set by tradedb and cannot be given for a {what}")

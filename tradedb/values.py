@@ -10,6 +10,7 @@ value. Errors name the field and say what would be accepted.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
@@ -23,6 +24,9 @@ from .errors import ValidationError
 EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, traps=[InvalidOperation])
 UTC = timezone.utc
 _QUANTUM = {scale: Decimal(1).scaleb(-scale) for scale in (2, 4, 8)}
+# Built once: json.dumps with options builds an encoder on every call.
+_JSON_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class Kind(Protocol):
@@ -128,7 +132,7 @@ def time_to_text(moment: datetime) -> str:
     """Stored form of an aware datetime: 'YYYY-MM-DD HH:MM:SS.ffffffZ' in UTC."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(sep=" ", timespec="microseconds")[:-6] + "Z"
+    return moment.isoformat(" ", "microseconds")[:-6] + "Z"
 
 
 def utc_now() -> datetime:
@@ -146,6 +150,8 @@ class TimeKind:
         """Stored form of an aware datetime or ISO-8601 text with an offset or Z."""
         if value is None:
             return None
+        if isinstance(value, datetime) and value.tzinfo is UTC:  # the usual input, already in its final zone
+            return time_to_text(value)
         return time_to_text(self.parse(field, value))
 
     @staticmethod
@@ -187,7 +193,7 @@ class JsonKind:
         if value is None:
             return None
         try:
-            return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+            return _JSON_ENCODER.encode(value)
         except (TypeError, ValueError) as error:
             raise ValidationError(field, f"cannot be stored as JSON ({error}); convert it to str, int or float first") from None
 
@@ -249,6 +255,8 @@ class UuidKind(TextKind):
 
     def to_db(self, field: str, value: Any) -> str:
         """Canonical text of a uuid.UUID or UUID text."""
+        if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):  # stored form already
+            return value
         if isinstance(value, uuid.UUID):
             return str(value)
         try:
