@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -207,3 +208,23 @@ def test_any_aware_datetime_round_trips_exactly(loop_and_repo, moment):
     assert stored == moment.astimezone(timezone.utc)
     assert stored - datetime(1, 1, 1, tzinfo=timezone.utc) == moment - datetime(1, 1, 1, tzinfo=timezone.utc)
     assert stored.tzinfo == timezone.utc
+
+
+CANONICAL = "0f8c5d2e-3b7a-4c1d-9e6f-1a2b3c4d5e6f"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [CANONICAL, CANONICAL.upper(), "{" + CANONICAL + "}", "urn:uuid:" + CANONICAL, CANONICAL.replace("-", ""),
+     uuid.UUID(CANONICAL)],
+)
+async def test_trade_ids_are_stored_as_lowercase_hyphenated_uuids(repo, bot, raw, given):
+    trade = await repo.create_trade(trade_data(id=given))
+    assert trade.id == CANONICAL
+    assert raw.execute("SELECT id FROM trades").fetchall() == [(CANONICAL,)]
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", CANONICAL[:-1] + "g", CANONICAL + "0", 12345])
+async def test_ids_that_are_not_uuids_are_refused(repo, bot, bad):
+    with pytest.raises(tradedb.ValidationError, match="^id: .* is not a UUID"):
+        await repo.create_trade(trade_data(id=bad))
