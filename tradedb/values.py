@@ -85,27 +85,30 @@ class DecimalKind:
     def __init__(self, precision: int, scale: int, *, signed: bool = True, maximum: Decimal | None = None) -> None:
         self.precision = precision
         self.scale = scale
-        self.int_digits = precision - scale
         self.signed = signed
         self.maximum = maximum
+        self._quantum = _QUANTUM[scale]
+        # Rounding to the scale in this context fails when the result needs
+        # more than `precision` digits: the size check and the rounding in one step.
+        self._fits = Context(prec=precision, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
 
     def round(self, field: str, value: Any) -> Decimal:
         """Validate a caller's value and round it to the scale; refuse what does not fit."""
         number = to_decimal(field, value)
-        # Checked before rounding too, so a huge exponent cannot make quantize work hard.
-        if number.adjusted() >= self.int_digits + 1:
-            raise self._too_large(field, value)
-        rounded = round_to_scale(number, self.scale)
-        if rounded.adjusted() >= self.int_digits:
-            raise self._too_large(field, value)
-        if rounded < 0 and not self.signed:
+        try:
+            rounded = number.quantize(self._quantum, context=self._fits)
+        except InvalidOperation:
+            raise self._too_large(field, value) from None
+        if not rounded:
+            return rounded.copy_abs()  # zero is stored without a sign
+        if not self.signed and rounded.is_signed():
             raise ValidationError(field, f"must not be negative, got {value!r}")
         if self.maximum is not None and rounded > self.maximum:
             raise ValidationError(field, f"must be at most {self.maximum}, got {value!r}")
         return rounded
 
     def _too_large(self, field: str, value: Any) -> ValidationError:
-        limit = "9" * self.int_digits + "." + "9" * self.scale
+        limit = "9" * (self.precision - self.scale) + "." + "9" * self.scale
         return ValidationError(
             field, f"{value!r} does not fit DECIMAL({self.precision},{self.scale}): at most {limit} in size"
         )
