@@ -54,6 +54,20 @@ def test_text_that_only_looks_like_a_parameter_is_ignored(tmp_path):
     assert query.params == {"at"} and query.doc == "Says :nothing here."
 
 
+def test_the_sql_sent_numbers_parameters_in_declared_order_and_leaves_strings_and_comments(tmp_path):
+    text = (
+        "-- name: a(at, b) :one\n"
+        "SELECT strftime('%H:%M:%S', :at), :b, \"col:x\" /* :at */, :at -- :b\n;\n"
+    )
+    (query,) = parse_query_file(write(tmp_path, text))
+    assert query.sql.splitlines()[1] == "SELECT strftime('%H:%M:%S', ?1), ?2, \"col:x\" /* :at */, ?1 -- :b"
+    assert query.bind({"b": "second", "at": "first"}) == ("first", "second")
+    connection = sqlite3.connect(":memory:")
+    assert connection.execute(query.sql, query.bind({"at": "2024-01-02 03:04:05", "b": 7})).fetchone() == (
+        "03:04:05", 7, "col:x", "2024-01-02 03:04:05"
+    )
+
+
 def test_the_sql_sent_names_the_query_and_its_origin():
     query = QUERIES["get_open_trades_of_bot"]
     assert query.sql.startswith("-- name: get_open_trades_of_bot (sql/queries/trades.sql:")
@@ -72,7 +86,7 @@ def test_every_query_selects_the_columns_of_its_record(tmp_path):
             continue
         record = RECORDS.get(query.origin.split("/")[-1].split(":")[0])
         numbers = {"limit": -1, "page_size": 10, "after": 0, "batch_size": 10}
-        cursor = connection.execute(query.sql, {name: numbers.get(name) for name in query.params})
+        cursor = connection.execute(query.sql, query.bind({name: numbers.get(name) for name in query.params}))
         columns = [c[0] for c in cursor.description]
         if record is None or columns[0] != "id":
             continue  # an aggregate, not a record

@@ -135,7 +135,8 @@ async def test_money_is_stored_as_exact_text(raw, repo, bot):
 
 
 def plan(raw, query_name, **params):
-    rows = raw.execute("EXPLAIN QUERY PLAN " + QUERIES[query_name].sql, params).fetchall()
+    query = QUERIES[query_name]
+    rows = raw.execute("EXPLAIN QUERY PLAN " + query.sql, query.bind(params)).fetchall()
     return " | ".join(row[-1] for row in rows)
 
 

@@ -68,7 +68,7 @@ class Session:
         if rows:
             self._check_params(query, rows[0])
         started = perf_counter()
-        cursor = self.connection.executemany(query.sql, rows)
+        cursor = self.connection.executemany(query.sql, map(query.bind, rows))
         if SQL_LOG.isEnabledFor(logging.DEBUG):
             elapsed = (perf_counter() - started) * 1000
             SQL_LOG.debug("%s x%d %r (%.3f ms)", query.name, len(rows), [dict(row) for row in rows], elapsed)
@@ -79,9 +79,9 @@ class Session:
             raise TypeError(f"{query.name} is a :{query.kind} query, not :{kind}")
         self._check_params(query, params)
         if not SQL_LOG.isEnabledFor(logging.DEBUG):
-            return self.connection.execute(query.sql, params)
+            return self.connection.execute(query.sql, query.bind(params))
         started = perf_counter()
-        cursor = self.connection.execute(query.sql, params)
+        cursor = self.connection.execute(query.sql, query.bind(params))
         SQL_LOG.debug("%s %r (%.3f ms)", query.name, dict(params), (perf_counter() - started) * 1000)
         return cursor
 
