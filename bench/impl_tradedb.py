@@ -69,7 +69,7 @@ class TradeDB:
     async def summary(self) -> dict[str, Any]:
         return await self.repo.get_trade_summary()
 
-    # Memory: there is no streaming iterator in the API (yet); this is what exists.
+    # Memory: streams through iter_trades(); the list fallback is for an API without one.
     def has_stream(self) -> str | None:
         for name in ("iter_trades", "stream_trades", "export_trades", "iterate_trades"):
             if hasattr(self.repo, name):

@@ -90,7 +90,10 @@ async def summary_trades(repo, bot):
                                     first_entry_time=None, last_exit_time=None)),
     ],
 )
-async def test_trade_summary_counts_and_sums_exactly(repo, summary_trades, filters, expected):
+@pytest.mark.parametrize("computed_in", ["sql", "python"])
+async def test_trade_summary_counts_and_sums_exactly(repo, summary_trades, filters, expected, computed_in, monkeypatch):
+    if computed_in == "python":  # as for amounts too large to sum in SQL
+        monkeypatch.setattr(tradedb.analytics, "WIDEST_SUMMED_IN_SQL", 0)
     summary = await repo.get_trade_summary(**filters)
     assert summary == expected
     for name in ("win_rate", "total_gross_pnl", "total_net_pnl", "total_commission"):
@@ -123,6 +126,9 @@ async def test_summary_sums_are_exact(repo, bot, nets, total):
         # 999999999 x 999999999 = 999999998000000001 has 18 digits and is summed in SQL;
         # ten of them pass 2^63, so the integer parts are summed as billions and remainders.
         ("1000000000", "999999999", 10, "9999999980000000010"),
+        # 99999 x 99999.99999999 fits 18 digits of 10^-8 units, so each is read in SQL,
+        # but ten of them pass 2^63 units: SQLite's sum overflows and Python sums them.
+        ("100000", "99999.99999999", 10, "99998999999.99000010"),
     ],
 )
 async def test_summary_sums_stay_exact_beyond_64_bits(repo, bot, exit_price, size, count, gross):

@@ -11,7 +11,7 @@ metrics".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
@@ -30,20 +30,19 @@ from .records import (
     PerformanceMetrics,
     metrics_from_row,
 )
-from .sqlite import Session
+from .sqlite import Session, is_integer_overflow
 from .values import EXACT, new_uuid, time_to_text, utc_now
 
 SUMMARY = QUERIES["trade_summary"]
 SUMMARY_OF_BOT = QUERIES["trade_summary_of_bot"]
-CLOSED_AMOUNTS = QUERIES["closed_trade_amounts"]
+SUMMARY_INPUTS = QUERIES["trade_summary_inputs"]
 CLOSED_RESULTS = QUERIES["closed_trade_results_of_bot"]
 INSERT_METRICS = QUERIES["insert_performance_metrics"]
 
-SUMMED = ("gross_pnl", "net_pnl", "commission")
-# The widest amount text whose integer part CAST reads exactly: 18 digits,
-# the point and 8 places. A minus sign makes it one wider, so negative
-# 18-digit amounts are summed in Python too (rare, and still exact).
-WIDEST_SUMMED_IN_SQL = 27
+# The widest amount text whose 10^-8 units CAST reads exactly: 18 digits
+# and the point. A minus sign makes it one wider, so negative 18-digit
+# amounts are summed in Python too (rare, and still exact).
+WIDEST_SUMMED_IN_SQL = 19
 DAYS_PER_YEAR = 365
 
 
@@ -64,11 +63,6 @@ def starting_balance_argument(value: Any) -> Decimal | None:
     return balance
 
 
-def _parts_to_decimal(billions: int | None, units: int | None, fraction: int | None) -> Decimal:
-    with localcontext(EXACT):
-        return Decimal(billions or 0) * 1_000_000_000 + Decimal(units or 0) + Decimal(fraction or 0).scaleb(-8)
-
-
 def _money(number: Decimal) -> Decimal:
     return Decimal(MONEY.computed(number) or 0)
 
@@ -78,25 +72,54 @@ def get_trade_summary(
 ) -> dict[str, Any]:
     """Counts and exact sums over the matching trades; since/until bound entry_time."""
     filters = {"symbol": symbol, "trade_type": trade_type, "since": since, "until": until}
-    if bot_id is None:
-        row = session.one(SUMMARY, filters)
-    else:
-        row = session.one(SUMMARY_OF_BOT, {"bot_id": bot_id, **filters})
-    total, open_, closed, cancelled, winning, losing = row[:6]
-    first_entry, last_exit = row[-2:]
-    sums: dict[str, Decimal] = {}
-    too_wide: list[int] = []
-    for index, name in enumerate(SUMMED):
-        billions, units, fraction, width = row[6 + 4 * index : 10 + 4 * index]
-        if width is not None and width > WIDEST_SUMMED_IN_SQL:
-            too_wide.append(index)
+    try:
+        if bot_id is None:
+            row = session.one(SUMMARY, filters)
         else:
-            sums[name] = _parts_to_decimal(billions, units, fraction)
-    if too_wide:
-        amounts = session.many(CLOSED_AMOUNTS, {"bot_id": bot_id, **filters})
-        with localcontext(EXACT):
-            for index in too_wide:
-                sums[SUMMED[index]] = sum((Decimal(a[index]) for a in amounts if a[index] is not None), Decimal(0))
+            row = session.one(SUMMARY_OF_BOT, {"bot_id": bot_id, **filters})
+    except Exception as error:
+        if not is_integer_overflow(error):
+            raise
+        row = None
+    if row is None or (row[9] or 0) > WIDEST_SUMMED_IN_SQL:
+        return summary_in_python(session.each(SUMMARY_INPUTS, {"bot_id": bot_id, **filters}))
+    total, open_, closed, cancelled, winning, losing, gross, net, commission, _, first_entry, last_exit = row
+    sums = [Decimal(units or 0).scaleb(-8) for units in (gross, net, commission)]
+    return summary(total, open_, closed, cancelled, winning, losing, sums, first_entry, last_exit)
+
+
+def summary_in_python(rows: Iterable[tuple[str, str | None, str | None, str | None, str | None, str | None]]) -> dict[str, Any]:
+    """The trade summary of (status, gross_pnl, net_pnl, commission, entry_time, exit_time) rows, computed in Python."""
+    counts = {"open": 0, "closed": 0, "cancelled": 0}
+    winning = losing = 0
+    sums = [Decimal(0), Decimal(0), Decimal(0)]
+    first_entry: str | None = None
+    last_exit: str | None = None
+    with localcontext(EXACT):
+        for status, gross, net, commission, entry_time, exit_time in rows:
+            counts[status] += 1
+            if entry_time is not None and (first_entry is None or entry_time < first_entry):
+                first_entry = entry_time
+            if status != "closed":
+                continue
+            if exit_time is not None and (last_exit is None or exit_time > last_exit):
+                last_exit = exit_time
+            for index, amount in enumerate((gross, net, commission)):
+                if amount is not None:
+                    sums[index] += Decimal(amount)
+            if net is not None:
+                winning += Decimal(net) > 0
+                losing += Decimal(net) < 0
+    total = sum(counts.values())
+    return summary(total, counts["open"], counts["closed"], counts["cancelled"], winning, losing, sums, first_entry, last_exit)
+
+
+def summary(
+    total: int, open_: int, closed: int, cancelled: int, winning: int, losing: int,
+    sums: Sequence[Decimal], first_entry: str | None, last_exit: str | None,
+) -> dict[str, Any]:
+    """The summary as get_trade_summary returns it; sums are of gross_pnl, net_pnl and commission."""
+    gross, net, commission = sums
     win_rate = None
     if closed:
         with localcontext(EXACT):
@@ -109,9 +132,9 @@ def get_trade_summary(
         "winning_trades": winning,
         "losing_trades": losing,
         "win_rate": win_rate,
-        "total_gross_pnl": _money(sums["gross_pnl"]),
-        "total_net_pnl": _money(sums["net_pnl"]),
-        "total_commission": _money(sums["commission"]),
+        "total_gross_pnl": _money(gross),
+        "total_net_pnl": _money(net),
+        "total_commission": _money(commission),
         "first_entry_time": TIME.from_db(first_entry),
         "last_exit_time": TIME.from_db(last_exit),
     }

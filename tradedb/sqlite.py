@@ -25,7 +25,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from time import perf_counter
@@ -56,6 +56,10 @@ class Session:
     def many(self, query: Query, params: Mapping[str, Any]) -> list[Any]:
         """Run a :many query: all its rows."""
         return self._run(query, "many", params).fetchall()
+
+    def each(self, query: Query, params: Mapping[str, Any]) -> Iterator[Any]:
+        """Run a :many query: its rows one at a time, for results too large to hold at once."""
+        return iter(self._run(query, "many", params))
 
     def exec(self, query: Query, params: Mapping[str, Any]) -> int:
         """Run an :exec query: the number of rows it changed."""
@@ -97,6 +101,11 @@ def is_busy(error: sqlite3.Error) -> bool:
     """Whether SQLite refused because another connection holds a lock."""
     message = str(error)
     return isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
+def is_integer_overflow(error: BaseException) -> bool:
+    """Whether SQLite refused a sum that passed 2^63 (its sum() adds 64-bit integers)."""
+    return isinstance(error, sqlite3.OperationalError) and str(error) == "integer overflow"
 
 
 def translate(error: sqlite3.Error, busy_timeout: float) -> TradeDBError:
