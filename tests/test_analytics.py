@@ -123,8 +123,7 @@ async def test_summary_sums_are_exact(repo, bot, nets, total):
     [
         # (10^12 - 2) x (10^12 - 1): 24 integer digits, too wide to CAST, summed in Python.
         ("999999999999", "999999999999", 1, "999999999997000000000002"),
-        # 999999999 x 999999999 = 999999998000000001 has 18 digits and is summed in SQL;
-        # ten of them pass 2^63, so the integer parts are summed as billions and remainders.
+        # 999999999 x 999999999 = 999999998000000001: 26 digits of 10^-8 units, summed in Python.
         ("1000000000", "999999999", 10, "9999999980000000010"),
         # 99999 x 99999.99999999 fits 18 digits of 10^-8 units, so each is read in SQL,
         # but ten of them pass 2^63 units: SQLite's sum overflows and Python sums them.

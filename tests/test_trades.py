@@ -78,9 +78,14 @@ async def test_automatic_fields_cannot_be_given(repo, bot, field):
     assert caught.value.field == field
 
 
-async def test_trade_for_unknown_bot_says_create_the_bot_first(repo):
-    with pytest.raises(tradedb.ValidationError, match="create the bot first"):
-        await repo.create_trade(trade_data(bot_id="ghost"))
+@pytest.mark.parametrize("batch", [False, True])
+async def test_trade_for_unknown_bot_names_it_and_says_create_the_bot_first(repo, bot, raw, batch):
+    with pytest.raises(tradedb.ValidationError, match="^bot_id: no bot instance with id 'ghost'; create the bot first"):
+        if batch:
+            await repo.create_trades([trade_data(), trade_data(bot_id="ghost"), trade_data()])
+        else:
+            await repo.create_trade(trade_data(bot_id="ghost"))
+    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (0,)
 
 
 async def test_an_existing_id_with_another_entry_is_a_conflict(repo, bot):

@@ -187,9 +187,47 @@ async def test_database_busy_comes_only_after_waiting_busy_timeout(db_path):
         assert await repo.get_open_trades() == []
 
 
+async def test_cancelling_a_transaction_that_waits_for_the_lock_leaves_no_transaction_open(db_path):
+    async with tradedb.connect(db_path, busy_timeout=5) as repo:
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
+        holder = hold_write_lock(db_path, 0.5)
+
+        async def write_in_a_transaction():
+            async with repo.transaction():
+                await repo.create_trade(trade_data())
+
+        task = asyncio.create_task(write_in_a_transaction())
+        await asyncio.sleep(0.1)  # waiting for the other connection's lock
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        holder.join()
+        other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # the write lock is free again
+        other.execute("ROLLBACK")
+        other.close()
+        await repo.create_trade(trade_data())  # and the writer works
+        assert len(await repo.get_open_trades()) == 1
+
+
+def test_the_writer_leaves_waiting_to_sqlite_unless_the_database_is_in_wal_mode(db_path):
+    from tradedb.sqlite import _open
+
+    for path, expected in ((db_path, 0), (":memory:", 2500)):  # an in-memory database cannot use WAL
+        connection = _open(path, 2.5, reader=False)
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (expected,)
+        connection.close()
+
+
 async def test_a_closed_repository_says_so(db_path):
     repo = await tradedb.connect(db_path)
     await repo.close()
     await repo.close()
     with pytest.raises(tradedb.TradeDBError, match="closed"):
         await repo.list_bot_instances()
+
+
+async def test_an_sqlite_too_old_for_the_queries_is_refused_with_what_to_do(db_path, monkeypatch):
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 29, 0))
+    with pytest.raises(tradedb.TradeDBError, match=r"needs SQLite 3\.30\.0 or newer .* use a Python built with a newer"):
+        await tradedb.connect(db_path)

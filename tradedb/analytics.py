@@ -36,6 +36,7 @@ from .values import EXACT, new_uuid, time_to_text, utc_now
 SUMMARY = QUERIES["trade_summary"]
 SUMMARY_OF_BOT = QUERIES["trade_summary_of_bot"]
 SUMMARY_INPUTS = QUERIES["trade_summary_inputs"]
+SUMMARY_INPUTS_OF_BOT = QUERIES["trade_summary_inputs_of_bot"]
 CLOSED_RESULTS = QUERIES["closed_trade_results_of_bot"]
 INSERT_METRICS = QUERIES["insert_performance_metrics"]
 
@@ -72,18 +73,18 @@ def get_trade_summary(
 ) -> dict[str, Any]:
     """Counts and exact sums over the matching trades; since/until bound entry_time."""
     filters = {"symbol": symbol, "trade_type": trade_type, "since": since, "until": until}
+    query, inputs, params = SUMMARY, SUMMARY_INPUTS, filters
+    if bot_id is not None:
+        query, inputs, params = SUMMARY_OF_BOT, SUMMARY_INPUTS_OF_BOT, {"bot_id": bot_id, **filters}
     try:
-        if bot_id is None:
-            row = session.one(SUMMARY, filters)
-        else:
-            row = session.one(SUMMARY_OF_BOT, {"bot_id": bot_id, **filters})
+        row = session.one(query, params)
     except Exception as error:
         if not is_integer_overflow(error):
             raise
-        row = None
-    if row is None or (row[9] or 0) > WIDEST_SUMMED_IN_SQL:
-        return summary_in_python(session.each(SUMMARY_INPUTS, {"bot_id": bot_id, **filters}))
-    total, open_, closed, cancelled, winning, losing, gross, net, commission, _, first_entry, last_exit = row
+        return summary_in_python(session.each(inputs, params))
+    total, open_, closed, cancelled, winning, losing, gross, net, commission, widest, first_entry, last_exit = row
+    if widest is not None and widest > WIDEST_SUMMED_IN_SQL:
+        return summary_in_python(session.each(inputs, params))
     sums = [Decimal(units or 0).scaleb(-8) for units in (gross, net, commission)]
     return summary(total, open_, closed, cancelled, winning, losing, sums, first_entry, last_exit)
 

@@ -37,6 +37,7 @@ from .errors import ConflictError, DatabaseBusy, InvalidTransition, TradeDBError
 from .queries import Query
 
 SQL_LOG = logging.getLogger("tradedb.sql")
+OLDEST_SQLITE = (3, 30, 0)  # aggregate FILTER clauses
 _TRIGGER_MESSAGE = re.compile(r"^\w+\.(?P<column>\w+): (?P<reason>.+)$")
 Result = TypeVar("Result")
 
@@ -139,13 +140,15 @@ def _open(path: Path, busy_timeout: float, *, reader: bool) -> sqlite3.Connectio
         if reader:
             connection.execute("PRAGMA query_only = ON")
         else:
-            connection.execute("PRAGMA journal_mode = WAL")
+            (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            # From here on the writer waits only in begin_immediate, in its own
-            # short naps. (In WAL mode, once BEGIN IMMEDIATE holds the write
-            # lock, the transaction's statements and COMMIT wait for no one.)
-            connection.execute("PRAGMA busy_timeout = 0")
+            if mode == "wal":
+                # From here on the writer waits only in begin_immediate, in its
+                # own short naps: once BEGIN IMMEDIATE holds the write lock, a WAL
+                # transaction's statements and COMMIT wait for no one. (Other
+                # journal modes wait for readers at COMMIT: SQLite's handler stays.)
+                connection.execute("PRAGMA busy_timeout = 0")
     except BaseException:
         connection.close()
         raise
@@ -162,18 +165,13 @@ def begin_immediate(session: Session) -> None:
     # Not SQLite's busy handler: its naps grow to 100 ms, so under steady
     # contention a waiter sleeps through other writers' turns and can wait
     # over a second (measured: bench/README.md, W5).
-    deadline, nap = None, FIRST_NAP
+    deadline, nap = time.monotonic() + session.busy_timeout, FIRST_NAP
     while True:
         try:
             session.connection.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as error:
-            if not is_busy(error):
-                raise
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + session.busy_timeout
-            elif now >= deadline:
+            if not is_busy(error) or time.monotonic() >= deadline:
                 raise
         time.sleep(random.uniform(nap / 2, nap * 1.5))
         nap = min(nap * 2, LONGEST_NAP)
@@ -297,6 +295,12 @@ class Database:
 
     async def open(self) -> None:
         """Open both connections (the writer first: it switches the file to WAL)."""
+        if sqlite3.sqlite_version_info < OLDEST_SQLITE:
+            raise TradeDBError(
+                f"tradedb needs SQLite {'.'.join(map(str, OLDEST_SQLITE))} or newer (its queries use FILTER and "
+                f"ON CONFLICT); this Python's sqlite3 module uses SQLite {sqlite3.sqlite_version}: "
+                "use a Python built with a newer SQLite"
+            )
         try:
             await self._writer.connection
             await self._reader.connection
@@ -371,7 +375,13 @@ class Database:
             return
         await self._take_write_turn()
         try:
-            await self._call(self._writer, begin_immediate)
+            try:
+                await self._call(self._writer, begin_immediate)
+            except asyncio.CancelledError:
+                # The writer's thread may still be waiting to begin, and may
+                # then begin: end that transaction before handing the writer on.
+                await asyncio.shield(self._call(self._writer, _rollback_if_open))
+                raise
             self._owner = asyncio.current_task()
             try:
                 yield

@@ -200,8 +200,10 @@ def insert_trades(session: Session, rows: list[dict[str, Any]], now: str) -> int
         # names it. Checked only on failure, so a good insert costs no query.
         require_bots(session, {row["bot_id"] for row in rows})
         raise
-    if inserted:
+    if inserted == len(rows):
         rebook(session, [(None, row) for row in rows], now)
+    elif inserted:  # only some were new: which ones is unknown, so neither book nor keep any of them
+        raise ConflictError("some of these trades were stored meanwhile; send them again, each with its id")
     return inserted
 
 

@@ -60,14 +60,22 @@ WHERE (:symbol IS NULL OR symbol = :symbol)
   AND (:since IS NULL OR entry_time >= :since)
   AND (:until IS NULL OR entry_time < :until);
 
--- name: trade_summary_inputs(bot_id, symbol, trade_type, since, until) :many
--- What a summary counts and sums, trade by trade (bot_id NULL for all
--- bots), for computing it in Python when its amounts are too large to sum
--- in SQL.
+-- name: trade_summary_inputs_of_bot(bot_id, symbol, trade_type, since, until) :many
+-- What a summary of one bot counts and sums, trade by trade, for computing
+-- it in Python when its amounts are too large to sum in SQL.
 SELECT status, gross_pnl, net_pnl, commission, entry_time, exit_time
 FROM trades
-WHERE (:bot_id IS NULL OR bot_id = :bot_id)
+WHERE bot_id = :bot_id
   AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND (:since IS NULL OR entry_time >= :since)
+  AND (:until IS NULL OR entry_time < :until);
+
+-- name: trade_summary_inputs(symbol, trade_type, since, until) :many
+-- The same for every bot's trades.
+SELECT status, gross_pnl, net_pnl, commission, entry_time, exit_time
+FROM trades
+WHERE (:symbol IS NULL OR symbol = :symbol)
   AND (:trade_type IS NULL OR trade_type = :trade_type)
   AND (:since IS NULL OR entry_time >= :since)
   AND (:until IS NULL OR entry_time < :until);
