@@ -421,6 +421,20 @@ async def test_a_failing_migration_on_a_new_database_rolls_back_what_it_applied(
     assert not (db_path.parent / "backups").exists()
 
 
+async def test_a_failing_untransacted_migration_on_a_new_database_says_what_it_left(db_path, migrations_dir):
+    add_migration(migrations_dir, "0002.untransacted", "CREATE TABLE extra (x INTEGER);\n" + BROKEN,
+                  "0001.initial-schema", False)
+    with pytest.raises(tradedb.MigrationError) as caught:
+        await tradedb.connect(db_path)
+    message = str(caught.value)
+    assert "0001.initial-schema) were rolled back" in message
+    assert "0002.untransacted runs without a transaction, so its statements before the failing one were kept" in message
+    assert f"delete {db_path} and retry" in message
+    connection = sqlite3.connect(db_path)
+    assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == [("extra",)]
+    connection.close()
+
+
 # Health ------------------------------------------------------------------
 
 

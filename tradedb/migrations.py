@@ -207,8 +207,13 @@ def _undo(path: Path, backend: Any, failed: Any, done: list[Any], backup: Path |
     # what was committed before it (or by a non-transactional one) is left.
     changed = bool(done) or not failed.use_transactions
     if backup is None:
+        # Without a transaction, the statements of the failed migration that ran stay.
+        leftover = "" if failed.use_transactions else (
+            f" {failed.id} runs without a transaction, so its statements before the failing one were kept; "
+            f"the database held no data before, so delete {path} and retry."
+        )
         if not done:
-            return "Nothing was changed (the database held no data, so no backup was taken)."
+            return leftover.strip() or "Nothing was changed (the database held no data, so no backup was taken)."
         try:
             for migration in reversed(done):
                 backend.rollback_one(migration)
@@ -219,7 +224,7 @@ def _undo(path: Path, backend: Any, failed: Any, done: list[Any], backup: Path |
             )
         return (
             f"The migration(s) applied before it in this run ({', '.join(m.id for m in done)}) were rolled back; "
-            "the database held no data, so no backup was taken."
+            "the database held no data, so no backup was taken." + leftover
         )
     if not changed:
         return f"It was rolled back, so the database is as it was. A backup taken just before is at {backup}."
