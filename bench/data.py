@@ -62,7 +62,7 @@ def _entry(rng: random.Random, index: int, bot_id: str) -> dict[str, Any]:
     return {
         "id": _uuid(rng),
         "bot_id": bot_id,
-        "trade_type": "paper" if index % 3 else "live",
+        "trade_type": "paper",  # the bots are paper bots, and a bot's trades have its type
         "strategy_name": "rsi_bb_atr",
         "entry_logic_name": "RSIBBVolumeEntryMixin",
         "exit_logic_name": "ATRExitMixin",

@@ -68,7 +68,7 @@ async def writer(path: str, bot_id: str, seed: int) -> None:
             if rng.random() < 0.6:
                 closed = await repo.close_trade(trades[0].id, exit_price=trades[0].entry_price * 2, commission="1")
                 print("closed", closed.id, flush=True)
-            await repo.heartbeat(bot_id, current_balance=None)
+            await repo.heartbeat(bot_id)
 
 
 if __name__ == "__main__":

@@ -284,15 +284,15 @@ async def test_metrics_without_a_starting_balance_leave_out_what_needs_one(repo)
 @pytest.mark.parametrize(
     "filters, trade_count, net_total",
     [
-        ({"trade_type": "live"}, 1, D(200)),
-        ({"trade_type": "paper"}, 3, D(-50)),
+        ({"trade_type": "live"}, 0, D(0)),  # a paper bot's trades are all paper
+        ({"trade_type": "paper"}, 4, D(150)),
         # since (inclusive) and until (exclusive) bound exit_time.
         ({"since": at(1, 15), "until": at(4, 12)}, 2, D(-150)),
         ({"since": at(4)}, 1, D(200)),
     ],
 )
 async def test_metrics_filter_the_trades_they_use(repo, bot, filters, trade_count, net_total):
-    await repo.create_trades(MIXED[1:] + [{**MIXED[0], "trade_type": "live"}])
+    await repo.create_trades(MIXED)
     metrics = await repo.calculate_performance_metrics("bot-1", store=False, **filters)
     assert metrics.total_trades == metrics.extra_metadata["trade_count"] == trade_count
     assert metrics.total_return == net_total / 1000 * 100

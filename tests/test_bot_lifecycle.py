@@ -37,11 +37,35 @@ async def test_start_bot_resumes_open_positions_oldest_first_and_keeps_the_books
     assert (state.bot.status, state.bot.total_pnl, state.bot.current_balance) == ("running", D(100), D(1100))
 
 
-async def test_start_bot_takes_a_new_balance_when_given(repo):
-    await repo.start_bot({"id": "bot-1", "type": "paper", "current_balance": "1000"})
+@pytest.mark.parametrize("given", ["1000", "750.5", None])
+async def test_restarting_a_bot_keeps_its_books_whatever_balance_is_given(repo, given):
+    data = {"id": "bot-1", "type": "paper", "current_balance": "1000"}
+    await repo.start_bot(data)
     first = (await repo.get_bot_instance("bot-1")).started_at
-    state = await repo.start_bot({"id": "bot-1", "current_balance": "750.5"})
-    assert state.bot.current_balance == D("750.5") and state.bot.started_at > first
+    trade = await repo.create_trade(trade_data())
+    await repo.close_trade(trade.id, exit_price="51000", commission="2.5")
+    state = await repo.start_bot({**data, "current_balance": given})
+    assert (state.bot.total_pnl, state.bot.current_balance) == (D("97.5"), D("1097.5"))
+    assert state.bot.started_at > first and await repo.get_bot_instance("bot-1") == state.bot
+    metrics = await repo.calculate_performance_metrics("bot-1")
+    assert metrics.extra_metadata["starting_balance"] == "1000.00000000" and metrics.total_return == D("9.75")
+
+
+async def test_set_bot_balance_moves_the_balance_and_leaves_total_pnl_to_the_trades(repo):
+    await repo.start_bot({"id": "bot-1", "type": "live", "current_balance": "1000"})
+    trade = await repo.create_trade(trade_data(trade_type="live"))
+    await repo.close_trade(trade.id, exit_price="51000")
+    synced = await repo.set_bot_balance("bot-1", "1500.25")
+    assert (synced.current_balance, synced.total_pnl) == (D("1500.25"), D(100))
+    assert await repo.get_bot_instance("bot-1") == synced
+    restarted = await repo.start_bot({"id": "bot-1", "type": "live", "current_balance": "1000"})
+    assert (restarted.bot.current_balance, restarted.bot.total_pnl) == (D("1500.25"), D(100))
+    for bad in (None, "abc"):
+        with pytest.raises(tradedb.ValidationError) as caught:
+            await repo.set_bot_balance("bot-1", bad)
+        assert caught.value.field == "current_balance"
+    with pytest.raises(tradedb.NotFoundError, match="ghost"):
+        await repo.set_bot_balance("ghost", "1")
 
 
 @pytest.mark.parametrize(
@@ -82,12 +106,14 @@ async def test_stop_bot_refuses_running_and_unknown_bots(repo, bot):
         await repo.stop_bot("ghost")
 
 
-async def test_heartbeat_sets_time_and_optionally_balance_and_status(repo, bot):
+async def test_heartbeat_sets_time_and_optionally_status_and_never_the_books(repo, bot):
     beat = await repo.heartbeat("bot-1")
     assert beat.last_heartbeat > bot.updated_at - timedelta(seconds=1) and beat.current_balance == D(1000)
-    later = await repo.heartbeat("bot-1", current_balance=Decimal("990.12345678"), status="error")
+    later = await repo.heartbeat("bot-1", status="error")
     assert later.last_heartbeat > beat.last_heartbeat
-    assert (later.current_balance, later.status) == (D("990.12345678"), "error")
+    assert (later.current_balance, later.total_pnl, later.status) == (D(1000), 0, "error")
+    with pytest.raises(TypeError):
+        await repo.heartbeat("bot-1", current_balance=D(990))  # set_bot_balance does that, on purpose
     with pytest.raises(tradedb.ValidationError):
         await repo.heartbeat("bot-1", status="asleep")
     with pytest.raises(tradedb.NotFoundError):

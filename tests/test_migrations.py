@@ -19,7 +19,7 @@ YOYO = str(Path(sys.executable).parent / "yoyo")
 
 
 def schema_objects(path: Path) -> dict[tuple[str, str], str]:
-    """Every table, index and trigger except yoyo's, with comment-free, whitespace-normalized SQL."""
+    """Every table, index, trigger and view except yoyo's, with comment-free, whitespace-normalized SQL."""
     connection = sqlite3.connect(path)
     try:
         rows = connection.execute(
@@ -41,7 +41,7 @@ def test_migrations_give_exactly_the_readable_schema(tmp_path):
     connection.executescript((ROOT / "sql" / "schema.sql").read_text())
     connection.close()
     expected = schema_objects(written)
-    assert {kind for kind, _ in expected} == {"table", "index", "trigger"}
+    assert {kind for kind, _ in expected} == {"table", "index", "trigger", "view"}
     assert schema_objects(migrated) == expected
 
 

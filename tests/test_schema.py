@@ -72,7 +72,8 @@ async def test_shell_cannot_break_trade_rules(raw, trade_id, assignment):
         "entry_time = '2024-02-29 00:00:00.000000Z'",
         "entry_time = '2024-12-31 00:00:00.000000Z'",
         "extra_metadata = '{\"a\": [1, 2]}'",
-        "exit_price = '1.00000000', exit_time = '2024-03-02 00:00:00.000000Z', status = 'closed'",
+        "exit_price = '1.00000000', exit_time = '2024-03-02 00:00:00.000000Z', status = 'closed', "
+        "gross_pnl = '-4999.90000000', net_pnl = '-4999.90000000'",
     ],
 )
 async def test_shell_can_write_valid_values(raw, trade_id, assignment):
@@ -205,3 +206,62 @@ async def test_a_bot_without_trades_can_still_be_renamed_or_deleted_in_the_shell
 async def test_a_trade_cannot_exit_before_it_entered(shell, trade_id):
     with pytest.raises(sqlite3.IntegrityError, match="trades_exit_after_entry"):
         shell.execute("UPDATE trades SET exit_time = '2024-03-01 11:59:59.999999Z'")
+
+
+NEW_TRADE = (
+    "INSERT INTO trades (id, bot_id, trade_type, entry_logic_name, exit_logic_name, symbol, interval, direction{}) "
+    "VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', 'bot-1', 'paper', 'e', 'x', 'BTCUSDT', '1h', 'long'{})"
+)
+CLOSED = (", status, entry_price, size, exit_price, exit_time",
+          ", 'closed', '1.00000000', '1.00000000', '2.00000000', '2024-03-02 00:00:00.000000Z'")
+
+
+@pytest.mark.parametrize(
+    "statement, message",
+    [
+        # A closed trade always has its PnL: its bot's books count net_pnl.
+        (NEW_TRADE.format(CLOSED[0], CLOSED[1]), "trades.gross_pnl: a closed trade needs"),
+        (NEW_TRADE.format(CLOSED[0] + ", gross_pnl", CLOSED[1] + ", '1.00000000'"), "trades.net_pnl: a closed trade needs"),
+        ("UPDATE trades SET status = 'closed', exit_price = '1.00000000', exit_time = '2024-03-02 00:00:00.000000Z', "
+         "gross_pnl = '1.00000000'", "trades.net_pnl"),
+        # A bot's trades have its type.
+        (NEW_TRADE.replace("'paper'", "'live'").format("", ""), "trades.trade_type: is not the type of its bot"),
+        ("UPDATE trades SET trade_type = 'live'", "trades.trade_type"),
+        ("UPDATE bot_instances SET type = 'live'", "bot_instances.type: this bot has trades"),
+        # extra_metadata: at most 1048576 bytes of JSON text, on every table.
+        (NEW_TRADE.format(", extra_metadata", ", json_array(printf('%.1048573c', 'x'))"), "trades.extra_metadata"),
+        ("UPDATE trades SET extra_metadata = json_array(printf('%.1048573c', 'x'))", "trades.extra_metadata"),
+        ("INSERT INTO bot_instances (id, type, extra_metadata) VALUES ('b', 'paper', "
+         "json_array(printf('%.1048573c', 'x')))", "bot_instances.extra_metadata"),
+        ("UPDATE bot_instances SET extra_metadata = json_array(printf('%.1048573c', 'x'))", "bot_instances.extra_metadata"),
+        ("INSERT INTO performance_metrics (id, bot_id, extra_metadata) VALUES ('0b6f3a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b', "
+         "'bot-1', json_array(printf('%.1048573c', 'x')))", "performance_metrics.extra_metadata"),
+    ],
+)
+async def test_shell_cannot_break_the_books_the_types_or_the_metadata_limit(shell, trade_id, statement, message):
+    before = shell.execute("SELECT * FROM trades").fetchall(), shell.execute("SELECT * FROM bot_instances").fetchall()
+    with pytest.raises(sqlite3.IntegrityError, match=message):
+        shell.execute(statement)
+    assert (shell.execute("SELECT * FROM trades").fetchall(), shell.execute("SELECT * FROM bot_instances").fetchall()) == before
+
+
+async def test_a_closed_trades_pnl_cannot_be_removed_in_the_shell(repo, shell, trade_id):
+    await repo.close_trade(trade_id, exit_price="51000")
+    for column in ("gross_pnl", "net_pnl"):
+        with pytest.raises(sqlite3.IntegrityError, match=f"trades.{column}"):
+            shell.execute(f"UPDATE trades SET {column} = NULL")
+    shell.execute("UPDATE trades SET net_pnl = '99.00000000', extra_metadata = json_array(printf('%.1048572c', 'x'))")
+    assert shell.execute("SELECT length(extra_metadata) FROM trades").fetchone() == (1048576,)
+
+
+async def test_metrics_metadata_is_limited_on_update_too(repo, shell, bot):
+    metrics = await repo.calculate_performance_metrics("bot-1")
+    with pytest.raises(sqlite3.IntegrityError, match="performance_metrics.extra_metadata"):
+        shell.execute("UPDATE performance_metrics SET extra_metadata = json_array(printf('%.1048573c', 'x')) WHERE id = ?",
+                      (str(metrics.id),))
+
+
+async def test_the_type_of_a_bot_without_trades_can_change(shell, bot):
+    shell.execute("UPDATE bot_instances SET type = 'live' WHERE id = 'bot-1'")
+    shell.execute(NEW_TRADE.replace("'paper'", "'live'").format("", ""))
+    assert shell.execute("SELECT trade_type FROM trades").fetchall() == [("live",)]

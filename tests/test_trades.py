@@ -80,7 +80,8 @@ async def test_automatic_fields_cannot_be_given(repo, bot, field):
 
 @pytest.mark.parametrize("batch", [False, True])
 async def test_trade_for_unknown_bot_names_it_and_says_create_the_bot_first(repo, bot, raw, batch):
-    with pytest.raises(tradedb.ValidationError, match="^bot_id: no bot instance with id 'ghost'; create the bot first"):
+    field = r"trades\[1\]\.bot_id" if batch else "bot_id"
+    with pytest.raises(tradedb.ValidationError, match=f"^{field}: no bot instance with id 'ghost'; create the bot first"):
         if batch:
             await repo.create_trades([trade_data(), trade_data(bot_id="ghost"), trade_data()])
         else:
@@ -171,7 +172,7 @@ async def test_closing_moves_the_bots_books_once(repo, bot):
 
 async def test_books_without_a_balance_move_only_total_pnl(repo):
     await repo.create_bot_instance({"id": "bot-1", "type": "live"})
-    trade = await repo.create_trade(trade_data())
+    trade = await repo.create_trade(trade_data(trade_type="live"))
     await repo.close_trade(trade.id, exit_price="49000")
     after = await repo.get_bot_instance("bot-1")
     assert after.total_pnl == D("-100") and after.current_balance is None
@@ -415,3 +416,58 @@ async def test_a_trade_created_closed_needs_its_exit_time(repo, bot):
         await repo.create_trade(trade_data(status="closed", exit_price="51000"))
     assert caught.value.field == "exit_time"
     assert (await repo.get_bot_instance("bot-1")).total_pnl == 0
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"status": "closed", "exit_price": "51000", "net_pnl": None}, "net_pnl"),
+        ({"status": "closed", "exit_price": "51000", "gross_pnl": None}, "gross_pnl"),
+    ],
+)
+async def test_a_closed_trade_always_has_its_pnl(repo, bot, raw, changes, field):
+    trade = await repo.create_trade(trade_data())
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.update_trade(trade.id, changes)
+    assert caught.value.field == field
+    assert await repo.get_trade_by_id(trade.id) == trade
+    closed = await repo.close_trade(trade.id, exit_price="51000")
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.update_trade(trade.id, {field: None})
+    assert caught.value.field == field and await repo.get_trade_by_id(trade.id) == closed
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.create_trade(trade_data(status="closed", exit_price="51000", exit_time=ENTRY_TIME, **{field: None}))
+    assert caught.value.field == field
+    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (1,)
+    assert (await repo.get_bot_instance("bot-1")).total_pnl == D(100)
+
+
+async def test_a_trade_of_another_type_than_its_bot_is_refused(repo, bot, raw):
+    with pytest.raises(tradedb.ValidationError, match="^trade_type: 'live' differs from the type of bot 'bot-1', a paper bot"):
+        await repo.create_trade(trade_data(trade_type="live"))
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.create_trades([trade_data(), trade_data(), trade_data(trade_type="optimization")])
+    assert caught.value.field == "trades[2].trade_type"
+    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (0,)
+    paper = await repo.create_trade(trade_data())
+    await repo.create_bot_instance({"id": "live-bot", "type": "live", "current_balance": "500"})
+    for changes in ({"trade_type": "live"}, {"bot_id": "live-bot"}):
+        with pytest.raises(tradedb.ValidationError) as caught:
+            await repo.update_trade(paper.id, changes)
+        assert caught.value.field == "trade_type"
+    moved = await repo.update_trade(paper.id, {"bot_id": "live-bot", "trade_type": "live"})
+    assert (moved.bot_id, moved.trade_type) == ("live-bot", "live")
+    closed = await repo.close_trade(paper.id, exit_price="51000")
+    # A paper trade's PnL never moves a live bot's balance: only the live bot's books moved.
+    assert (await repo.get_bot_instance("live-bot")).current_balance == D(500) + closed.net_pnl
+    assert (await repo.get_bot_instance("bot-1")).current_balance == D(1000)
+
+
+async def test_the_type_of_a_bot_with_trades_cannot_change(repo, bot):
+    await repo.create_bot_instance({"id": "idle", "type": "paper"})
+    assert (await repo.update_bot_instance("idle", {"type": "live"})).type == "live"
+    await repo.create_trade(trade_data())
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.update_bot_instance("bot-1", {"type": "live"})
+    assert caught.value.field == "type" and "has trades" in str(caught.value)
+    assert (await repo.get_bot_instance("bot-1")).type == "paper"

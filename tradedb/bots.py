@@ -60,6 +60,22 @@ def require_bots(session: Session, bot_ids: set[str]) -> None:
             )
 
 
+def require_bot_of_type(session: Session, bot_id: str, trade_type: str, prefix: str = "") -> None:
+    """Refuse a trade whose bot does not exist or is of another type than the trade (field names after `prefix`)."""
+    row = bot_row(session, bot_id)
+    if row is None:
+        raise ValidationError(
+            f"{prefix}bot_id", f"no bot instance with id {bot_id!r}; create the bot first (create_bot_instance or start_bot)"
+        )
+    bot_type = row["type"]
+    if bot_type != trade_type:
+        raise ValidationError(
+            f"{prefix}trade_type",
+            f"{trade_type!r} differs from the type of bot {bot_id!r}, a {bot_type} bot: a bot's trades have its type, "
+            f"so give trade_type {bot_type!r} (or trade on a {trade_type} bot of its own)",
+        )
+
+
 def existing_bot_row(session: Session, bot_id: Any) -> dict[str, Any]:
     """The stored row of a bot that must exist."""
     row = bot_row(session, BOT_COLUMNS["id"].to_db("bot_id", bot_id))
@@ -143,8 +159,12 @@ def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:
     else:
         stored_type = row["type"]
         for name, value in data.items():
-            if name != "id":
-                row[name] = BOT_COLUMNS[name].to_db(name, value)
+            value = BOT_COLUMNS[name].to_db(name, value)
+            # The balance given is the opening balance of a new bot. A restart
+            # keeps the books (current_balance - total_pnl stays what it
+            # opened with); set_bot_balance moves the balance on purpose.
+            if name not in ("id", "current_balance"):
+                row[name] = value
         if row["type"] != stored_type:
             raise ConflictError(
                 f"bot {row['id']!r} is a {stored_type} bot; a bot of another type needs an id of its own"
@@ -166,14 +186,22 @@ def stop_bot(session: Session, bot_id: str, status: str) -> BotInstance:
     return write_bot(session, row)
 
 
-def heartbeat(session: Session, bot_id: str, current_balance: Any, status: Any) -> BotInstance:
-    """Record that a bot is alive, with its balance and status when given."""
+def heartbeat(session: Session, bot_id: str, status: Any) -> BotInstance:
+    """Record that a bot is alive, with its status when given."""
     row = existing_bot_row(session, bot_id)
-    if current_balance is not None:
-        row["current_balance"] = BOT_COLUMNS["current_balance"].to_db("current_balance", current_balance)
     if status is not None:
         row["status"] = BOT_COLUMNS["status"].to_db("status", status)
     row["last_heartbeat"] = row["updated_at"] = time_to_text(utc_now())
+    return write_bot(session, row)
+
+
+def set_bot_balance(session: Session, bot_id: str, current_balance: Any) -> BotInstance:
+    """Set a bot's current_balance (a live bot syncing with its exchange); total_pnl stays as its trades make it."""
+    if current_balance is None:
+        raise ValidationError("current_balance", "is required: the balance to set (a Decimal, int or str)")
+    row = existing_bot_row(session, bot_id)
+    row["current_balance"] = BOT_COLUMNS["current_balance"].to_db("current_balance", current_balance)
+    row["updated_at"] = time_to_text(utc_now())
     return write_bot(session, row)
 
 

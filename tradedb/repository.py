@@ -202,9 +202,13 @@ class Repository:
         """Mark a bot 'stopped' (or 'error')."""
         return await self._db.write(bots.stop_bot, bot_id, status)
 
-    async def heartbeat(self, bot_id: str, *, current_balance: Any = None, status: str | None = None) -> BotInstance:
-        """Record that a bot is alive (last_heartbeat = now), with its balance and status when given."""
-        return await self._db.write(bots.heartbeat, bot_id, current_balance, status)
+    async def heartbeat(self, bot_id: str, *, status: str | None = None) -> BotInstance:
+        """Record that a bot is alive (last_heartbeat = now), with its status when given."""
+        return await self._db.write(bots.heartbeat, bot_id, status)
+
+    async def set_bot_balance(self, bot_id: str, current_balance: Any) -> BotInstance:
+        """Set a bot's current_balance (a live bot syncing with its exchange); its total_pnl is unchanged."""
+        return await self._db.write(bots.set_bot_balance, bot_id, current_balance)
 
     async def get_stale_bots(self, max_age: timedelta = timedelta(minutes=5)) -> list[BotInstance]:
         """Bots marked running whose last heartbeat (or start) is older than max_age: they crashed without stopping."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
 
-from .bots import book_pnl, require_bots
+from .bots import book_pnl, require_bot_of_type
 from .errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from .queries import QUERIES, Query
 from .records import (
@@ -69,6 +69,7 @@ def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
         if row["exit_time"] is None:  # history being imported: its exit time is a fact, not "now"
             raise ValidationError("exit_time", "is required to create a trade that is already closed")
         settle(row, given=data.keys())
+        require_pnl(row)
     row["created_at"] = row["updated_at"] = now
     return row
 
@@ -108,6 +109,15 @@ def settle(row: dict[str, Any], given: Any) -> None:
                 row["pnl_percentage"] = None
 
 
+def require_pnl(row: Mapping[str, Any]) -> None:
+    """A closed trade always has its PnL: its bot's books count its net_pnl."""
+    for name in ("gross_pnl", "net_pnl"):
+        if row[name] is None:
+            raise ValidationError(
+                name, f"a closed trade always has its {name} (trade {row['id']}); leave it out to have it computed"
+            )
+
+
 def booked(row: Mapping[str, Any]) -> tuple[str, Decimal] | None:
     """The (bot, amount) a trade row counts in its bot's books: its net_pnl once closed."""
     if row["status"] == "closed" and row["net_pnl"] is not None:
@@ -139,8 +149,8 @@ def trade_row(session: Session, trade_id: Any) -> dict[str, Any]:
 
 def write_trade(session: Session, before: dict[str, Any], after: dict[str, Any], query: Query = UPDATE_TRADE) -> Trade:
     """Write a changed trade back with `query` (given the columns it names), move the books, return the trade."""
-    if after["bot_id"] != before["bot_id"]:
-        require_bots(session, {after["bot_id"]})
+    if after["bot_id"] != before["bot_id"] or after["trade_type"] != before["trade_type"]:
+        require_bot_of_type(session, after["bot_id"], after["trade_type"])
     after["updated_at"] = time_to_text(utc_now())
     session.exec(query, {name: after[name] for name in query.params})
     rebook(session, [(before, after)], after["updated_at"])
@@ -187,18 +197,26 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
         else:
             require_same_entry(earlier, row)
             results.append(earlier)
-    insert_trades(session, new_rows, now)
+    insert_trades(session, new_rows, now, every=rows)
     return [trade_from_row(tuple(row.values())) for row in results]
 
 
-def insert_trades(session: Session, rows: list[dict[str, Any]], now: str) -> int:
-    """Insert new trade rows and book the closed ones; the number inserted (ids stored already are skipped)."""
+def insert_trades(
+    session: Session, rows: list[dict[str, Any]], now: str, every: list[dict[str, Any]] | None = None
+) -> int:
+    """Insert new trade rows and book the closed ones; the number inserted (on failure, `every` names what was refused)."""
     try:
         inserted = session.exec_many(INSERT_TRADE, rows)
     except Exception:
-        # The schema refuses a trade of an unknown bot without naming it; this
-        # names it. Checked only on failure, so a good insert costs no query.
-        require_bots(session, {row["bot_id"] for row in rows})
+        # The schema refuses a trade of an unknown bot, or of another type
+        # than its bot, without naming either; this names them. Checked only
+        # on failure, so a good insert costs no query.
+        every = rows if every is None else every
+        checked = set()
+        for index, row in enumerate(every):
+            if (row["bot_id"], row["trade_type"]) not in checked:
+                require_bot_of_type(session, row["bot_id"], row["trade_type"], f"trades[{index}]." if len(every) > 1 else "")
+                checked.add((row["bot_id"], row["trade_type"]))
         raise
     if inserted == len(rows):
         rebook(session, [(None, row) for row in rows], now)
@@ -234,9 +252,15 @@ def update_trade(session: Session, trade_id: str, changes: Mapping[str, Any]) ->
         check_transition(before["id"], before["status"], after["status"])
     if ("entry_price" in changes or "size" in changes) and "entry_value" not in changes:
         fill_entry_value(after)
-    # Closing, or correcting what a closed trade's PnL comes from, settles it again.
-    if after["status"] == "closed" and (before["status"] == "open" or not PNL_INPUTS.isdisjoint(changes)):
-        settle(after, given=changes.keys())
+    # Closing, or correcting what a closed trade's PnL comes from, settles it
+    # again; so does any change to a closed trade stored without its PnL
+    # (before migration 0002 made the PnL required).
+    if after["status"] == "closed":
+        if before["status"] == "open" or not PNL_INPUTS.isdisjoint(changes) or None in (
+            before["gross_pnl"], before["net_pnl"]
+        ):
+            settle(after, given=changes.keys())
+        require_pnl(after)
     if before["status"] == "open" and after["status"] == "cancelled" and after["exit_time"] is None:
         after["exit_time"] = time_to_text(utc_now())
     return write_trade(session, before, after)
