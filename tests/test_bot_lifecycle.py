@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +199,30 @@ async def test_stale_bots_with_a_huge_max_age_are_those_that_never_showed_life(r
     await repo.create_bot_instance({"id": "alive", "type": "paper"})
     raw.execute("INSERT INTO bot_instances (id, type, status) VALUES ('ghost', 'paper', 'running')")
     assert [b.id for b in await repo.get_stale_bots(timedelta(days=10**6))] == ["ghost"]
+
+
+def readme_example() -> str:
+    """The first Python example of README.md's "Using it" section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("## Using it")) + len("```python\n")
+    return readme[start:readme.index("\n```", start)]
+
+
+def test_the_readme_example_run_twice_keeps_the_books(tmp_path):
+    example = tmp_path / "example.py"
+    example.write_text(readme_example())
+    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(example)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.splitlines()[-1])
+    assert outputs == ["97.50000000 1097.50000000", "195.00000000 1195.00000000"]
+
+    async def metrics() -> tradedb.PerformanceMetrics:
+        async with tradedb.connect(tmp_path / "db" / "trading.db") as repo:
+            return await repo.calculate_performance_metrics("my_bot_001", store=False)
+
+    measured = asyncio.run(metrics())
+    assert measured.extra_metadata["starting_balance"] == "1000.00000000" and measured.total_return == D("19.5")
