@@ -10,7 +10,8 @@ import shlex
 import subprocess
 import sys
 from dataclasses import asdict
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 import tradedb
 from tradedb.cli.market import SYMBOLS
+from tradedb.cli.paperbot import build_market
 from tradedb.cli.strategies import atr_price
 
 SMALL = ["--bots", "2", "--days", "4", "--seed", "3"]  # the victim holds a position when it is killed
@@ -108,22 +110,67 @@ def test_metrics_are_stored_once_per_bot_and_match_the_trades(small):
         assert bot.id in out and format(stored.max_drawdown, "f") in out
 
 
-def export(path: Path) -> list[dict[str, object]]:
+TIMES = ("entry_time", "exit_time", "buy_order_created", "buy_order_closed", "sell_order_created", "sell_order_closed")
+
+
+def export(path: Path, out: str | None = None) -> list[dict[str, object]]:
+    """Every trade (without created_at, updated_at); with the demo's output, times as hours since its market began."""
     done = subprocess.run([sys.executable, "-m", "tradedb", "export", "trades", "--format", "jsonl",
                            "--database", str(path)], capture_output=True, text=True, timeout=60)
     rows = [json.loads(line) for line in done.stdout.splitlines()]
+    if out is not None:
+        start = market_start(out)
+        for row in rows:
+            for name in TIMES:
+                if row[name] is not None:
+                    row[name] = (datetime.fromisoformat(str(row[name])) - start) / timedelta(hours=1)
     return sorted(({k: v for k, v in row.items() if k not in ("created_at", "updated_at")} for row in rows),
                   key=lambda row: row["id"])
 
 
+def market_start(out: str) -> datetime:
+    """The first traded hour, as the demo prints it."""
+    return datetime.fromisoformat(re.search(r"hourly candles from (\S+) to ", out)[1])
+
+
 def test_the_same_seed_gives_the_same_trades(small, tmp_path):
-    path, _ = small
+    path, out = small
     again = tmp_path / "again.db"
-    demo(again, *SMALL)
-    assert export(again) == export(path)
+    # The market ends at the current hour: runs an hour apart trade the same, shifted in time.
+    assert export(again, demo(again, *SMALL)) == export(path, out)
     other = tmp_path / "other.db"
-    demo(other, "--bots", "2", "--days", "4", "--seed", "4")
-    assert export(other) != export(path)
+    assert export(other, demo(other, "--bots", "2", "--days", "4", "--seed", "4")) != export(path, out)
+
+
+def test_the_market_ends_at_the_current_hour_and_a_seed_only_shifts_in_time():
+    before = datetime.now(timezone.utc)
+    market = build_market(3, 2)
+    after = datetime.now(timezone.utc)
+    last = next(iter(market.candles.values()))[-1].close_time
+    assert last in {moment.replace(minute=0, second=0, microsecond=0) for moment in (before, after)}
+    assert market.start == last - timedelta(days=2)
+    end = datetime(2031, 6, 1, 5, tzinfo=timezone.utc)
+    one, other = build_market(3, 2, end), build_market(3, 2, end + timedelta(hours=7))
+    for symbol, candles in one.candles.items():
+        shifted = [replace(c, time=c.time + timedelta(hours=7)) for c in candles]
+        assert shifted == other.candles[symbol] and candles[-1].close_time == end
+    assert one.signals == other.signals
+
+
+def test_the_demos_data_is_recent_so_retention_and_date_filters_keep_it(small):
+    path, out = small
+
+    async def look() -> tuple[dict[str, int], dict[str, object], list[tradedb.Trade]]:
+        async with tradedb.connect(path, migrate=False) as repo:
+            return (await repo.cleanup_old_data(dry_run=True),
+                    await repo.get_trade_summary(since=datetime.now(timezone.utc) - timedelta(days=5)),
+                    await repo.get_closed_trades())
+
+    kept, summary, closed = asyncio.run(look())
+    assert kept == {"trades": 0, "performance_metrics": 0}
+    assert closed and summary["total_trades"] == len(asyncio.run(read_back(path))["trades"])
+    assert max(t.exit_time for t in closed) <= datetime.now(timezone.utc)
+    assert min(t.entry_time for t in closed) >= market_start(out)
 
 
 def test_running_twice_adds_a_new_run_and_keeps_the_database_valid(small, tmp_path):

@@ -2,9 +2,10 @@
 
 Every run adds a new set of bots (demo1-..., demo2-..., numbered after the
 runs already in the database), so running it again never changes earlier
-data and the database stays valid. The same seed gives the same trades:
-same prices, sizes and candle times, and the same trade ids for the same
-run number.
+data and the database stays valid. The simulated market ends at the
+current hour, so the demo's trades are as recent as a real bot's. The same
+seed gives the same trades: the same prices, sizes and moves (shifted to end
+now), and the same trade ids for the same run number.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from .. import Repository, Trade
 from . import output
 from .common import database_path, opened, require_creatable
-from .market import START, SYMBOLS, WARMUP
+from .market import HOUR, SYMBOLS, WARMUP
 from .paperbot import INITIAL_BALANCE, Market, PaperBot, build_market
 from .strategies import Position, strategy_for
 
@@ -135,7 +136,8 @@ async def run_demo(options: argparse.Namespace) -> int:
         bots = [PaperBot(repository, f"demo{run}-bot{n}-{strategy_for(n).slug}", strategy_for(n), market)
                 for n in range(1, options.bots + 1)]
         print(f"tradedb demo: seed {options.seed}, {output.plural(options.bots, 'paper bot')}, "
-              f"{output.plural(options.days, 'day')} of hourly candles from {output.text(START)} ({', '.join(SYMBOLS)})")
+              f"{output.plural(options.days, 'day')} of hourly candles from {output.text(market.start)} "
+              f"to {output.text(market.start + hours * HOUR)} ({', '.join(SYMBOLS)})")
         print(f"database {path}, run {run} (earlier runs are left as they are)\n")
         for bot in bots:
             await bot.start(first=True, resume_at=WARMUP)

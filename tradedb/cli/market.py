@@ -5,7 +5,9 @@ stores is exact; indicators are floats, because they only inform decisions.
 The random walk runs in floats (in log space); each price is derived from it
 in Decimal (`Decimal.exp`, correctly rounded, in the fixed context PRICES)
 and rounded half-even to the tick. The same seed gives the same candles on
-every run (`random.Random` seeded with text is stable across Python versions).
+every run (`random.Random` seeded with text is stable across Python versions),
+placed in time so that the last one closes at the hour the demo runs: the
+demo's data is then as recent as a real bot's, for retention and date filters.
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ HOUR = timedelta(hours=1)
 # Every price and size the demo stores is worked out in this context, whatever the caller's, and then
 # quantized on purpose: the same seed gives the same amounts.
 PRICES = Context(prec=28, rounding=ROUND_HALF_EVEN)
-# The first traded candle; fixed, so that the same seed gives the same trades, times included.
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-# Candles before START that only warm the indicators up.
+# Candles before the first traded one that only warm the indicators up.
 WARMUP = 60
 
 # symbol: (first price, tick size, typical hourly volume)
@@ -63,8 +63,13 @@ class Indicators:
     volume_ratio: float | None
 
 
-def simulate(symbol: str, seed: int, hours: int) -> list[Candle]:
-    """WARMUP + hours candles: a fair value drifting through regimes, and a price overshooting it and pulled back."""
+def current_hour() -> datetime:
+    """The start of the current UTC hour: where the demo's market ends."""
+    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def simulate(symbol: str, seed: int, hours: int, start: datetime) -> list[Candle]:
+    """WARMUP + hours candles, the first traded at `start`: a fair value drifting through regimes, a price pulled to it."""
     # Regimes give trend entries their chances; the pull back gives mean-reversion entries theirs.
     first, tick_text, base_volume = SYMBOLS[symbol]
     tick = Decimal(tick_text)
@@ -89,7 +94,7 @@ def simulate(symbol: str, seed: int, hours: int) -> list[Candle]:
         volume = base_volume * math.exp(rng.gauss(0.0, 0.35)) * (1 + 40 * move)
         candles.append(
             Candle(
-                time=START + (index - WARMUP) * HOUR,
+                time=start + (index - WARMUP) * HOUR,
                 open=prices[0],
                 high=max(prices),
                 low=min(prices),

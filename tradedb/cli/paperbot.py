@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from .. import Repository, Trade
-from .market import PRICES, SYMBOLS, WARMUP, Candle, Indicators, indicators, simulate
+from .market import HOUR, PRICES, SYMBOLS, WARMUP, Candle, Indicators, current_hour, indicators, simulate
 from .strategies import Position, Strategy
 
 INITIAL_BALANCE = Decimal("10000")
@@ -23,7 +24,8 @@ RISK_PER_TRADE = Decimal("0.01")  # lose at most 1% of the balance at the stop
 MAX_NOTIONAL = Decimal("0.25")  # and never put more than a quarter of it in one position
 SIZE_STEP = Decimal("0.0001")
 EIGHT_PLACES = Decimal("0.00000001")
-# Trade ids are uuid5(bot id, symbol, entry time): the same run of the same seed gets the same ids.
+# Trade ids are uuid5(bot id, symbol, hour of the run): the same run of the same seed gets the same ids, whenever
+# it runs.
 TRADE_NAMESPACE = uuid.UUID("6f1c4a52-3b0e-4d8e-9a57-2f1e0c9d7b13")
 
 
@@ -35,10 +37,11 @@ def commission(price: Decimal, size: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class Market:
-    """Every symbol's candles and indicators; index WARMUP is the first traded hour."""
+    """Every symbol's candles and indicators; index WARMUP is the first traded hour, which opens at `start`."""
 
     candles: dict[str, list[Candle]]
     signals: dict[str, list[Indicators]]
+    start: datetime
 
     @property
     def end(self) -> int:
@@ -46,10 +49,12 @@ class Market:
         return len(next(iter(self.candles.values())))
 
 
-def build_market(seed: int, days: int) -> Market:
-    """The simulated market of a seed."""
-    candles = {symbol: simulate(symbol, seed, days * 24) for symbol in SYMBOLS}
-    return Market(candles, {symbol: indicators(series) for symbol, series in candles.items()})
+def build_market(seed: int, days: int, end: datetime | None = None) -> Market:
+    """The simulated market of a seed, its last candle closing at `end` (default: the current hour)."""
+    # The seed alone decides prices, sizes and moves; `end` only places them in time.
+    start = (end or current_hour()) - days * 24 * HOUR
+    candles = {symbol: simulate(symbol, seed, days * 24, start) for symbol in SYMBOLS}
+    return Market(candles, {symbol: indicators(series) for symbol, series in candles.items()}, start)
 
 
 class PaperBot:
@@ -133,7 +138,7 @@ class PaperBot:
             return
         entry_time = candle.close_time
         trade = await self.repository.create_trade({
-            "id": str(uuid.uuid5(TRADE_NAMESPACE, f"{self.bot_id}/{symbol}/{entry_time.isoformat()}")),
+            "id": str(uuid.uuid5(TRADE_NAMESPACE, f"{self.bot_id}/{symbol}/{index - WARMUP}")),
             "bot_id": self.bot_id, "trade_type": "paper", "strategy_name": self.strategy.strategy_name,
             "entry_logic_name": self.strategy.entry_logic_name, "exit_logic_name": self.strategy.exit_logic_name,
             "symbol": symbol, "interval": "1h", "direction": signal.direction, "entry_time": entry_time,
