@@ -15,6 +15,7 @@ from . import bots, metrics, trades
 from . import analytics, upkeep
 from .errors import ValidationError
 from .migrations import prepare
+from .paths import side_file_of
 from .records import (
     BOT_ID,
     BOT_STATUSES,
@@ -52,6 +53,12 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
     path = Path(text)
     if path.is_dir():
         raise ValidationError("database", f"{text!r} is a folder; give the path of a database file inside it")
+    if path.exists() and not path.is_file():
+        raise ValidationError("database", f"{text!r} is not a regular file (a device, pipe or socket); give a database file")
+    side = side_file_of(path)
+    if side is not None:
+        # Opened as a database, SQLite would write its own header into another database's log.
+        raise ValidationError("database", f"{text!r} is the {side[1]} of the database {side[0]}; give {side[0]} itself")
     return path
 
 

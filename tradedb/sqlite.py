@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from .errors import ConflictError, DatabaseBusy, InvalidTransition, TradeDBError, ValidationError
+from .paths import publish
 from .queries import Query
 
 SQL_LOG = logging.getLogger("tradedb.sql")
@@ -244,7 +245,8 @@ def copy_database(source: Path, dest: Path, busy_timeout: float) -> None:
             reader.close()
         if problems != ["ok"]:
             raise TradeDBError(f"the copy of {source} failed its quick_check ({'; '.join(problems[:5])}); nothing was kept")
-        os.replace(partial, dest)
+        # Never os.replace: that would put the copy over whatever has the name by now (the database itself, once).
+        publish(partial, dest, database=source)
     finally:
         partial.unlink(missing_ok=True)
 

@@ -1,0 +1,130 @@
+"""Paths users give: resolved through symlinks and `..`, and checked so that nothing tradedb writes lands on a database."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .errors import ConflictError, ValidationError
+
+# The files SQLite keeps beside a database, and what each is.
+SIDE_FILES = {"-wal": "write-ahead log", "-shm": "shared-memory index", "-journal": "rollback journal"}
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def resolve(path: str | os.PathLike[str]) -> Path:
+    """The absolute path the OS will reach once folders exist: symlinks and `..` resolved, even under missing folders."""
+    # Path.exists() of "nosuch/../x" is False while "nosuch" is missing, yet
+    # once its folders are made it is "x": resolve it the way it will be reached.
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def database_files(database: Path) -> tuple[Path, ...]:
+    """The resolved database file and the files SQLite keeps beside it (existing or not)."""
+    real = resolve(database)
+    return (real, *(real.with_name(real.name + suffix) for suffix in SIDE_FILES))
+
+
+def is_sqlite_database(path: Path) -> bool:
+    """True when `path` is a regular file that starts with SQLite's header."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # never open a pipe or a device: reading could block
+        with open(path, "rb") as file:
+            return file.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def side_file_of(path: Path) -> tuple[Path, str] | None:
+    """(the database, what the file is) when the resolved `path` is a -wal, -shm or -journal beside an existing database."""
+    real = resolve(path)
+    for suffix, kind in SIDE_FILES.items():
+        if real.name.endswith(suffix) and len(real.name) > len(suffix):
+            owner = real.with_name(real.name[: -len(suffix)])
+            if is_sqlite_database(owner):
+                return owner, kind
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # a hard link to the database is the database
+    except OSError:
+        return False
+
+
+def check_destination(
+    dest: str | os.PathLike[str], database: Path, *, field: str, overwrite: bool = False, sqlite_file: bool = False
+) -> Path:
+    """The resolved path to write `dest` at, after refusing the database, its side files and anything unsafe to replace.
+
+    Refused: the database or its -wal/-shm/-journal (through symlinks, `..` or
+    hard links), the side file of any other SQLite database, a dangling
+    symlink, and anything that is not a regular file; an existing file unless
+    `overwrite` (never a SQLite database); with `sqlite_file`, a name that has
+    SQLite side files beside it already (SQLite would read them as the new
+    database's own).
+    """
+    given = Path(dest)
+    real = resolve(given)
+    for own in database_files(database):
+        if real == own or _same_file(real, own):
+            raise ConflictError(
+                f"{field}: refusing to write over the database {database} (or its -wal/-shm/-journal files): "
+                f"{given} is {own.name}; choose another file"
+            )
+    owner = side_file_of(real)
+    if owner is not None:
+        raise ConflictError(
+            f"{field}: refusing to write {given}: it is the {owner[1]} of the SQLite database {owner[0]}; "
+            "choose another file"
+        )
+    if given.is_symlink() and not os.path.lexists(real):
+        raise ValidationError(field, f"{given} is a symbolic link to {real}, which does not exist; give a real file name")
+    try:
+        mode: int | None = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise ValidationError(field, f"cannot check {given}: {error.strerror}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise ValidationError(field, f"{given} is a folder; give a file name")
+        if not stat.S_ISREG(mode):
+            raise ValidationError(field, f"{given} is not a regular file (a device, pipe or socket); give a file name")
+        if not overwrite:
+            raise ConflictError(f"{field}: {given} exists already; give a new file name, or remove that file")
+        if is_sqlite_database(real):
+            raise ConflictError(f"{field}: refusing to replace {given}: it is a SQLite database; choose another file")
+    if sqlite_file:
+        for suffix in SIDE_FILES:
+            leftover = real.with_name(real.name + suffix)
+            if os.path.lexists(leftover):
+                raise ConflictError(
+                    f"{field}: {leftover} exists beside {given}: SQLite would read it as part of the new database; "
+                    "remove it or choose another file name"
+                )
+    return real
+
+
+def publish(partial: Path, dest: Path, *, database: Path, overwrite: bool = False) -> None:
+    """Give the finished file `partial` the name `dest`: never the database's, never over a file unless `overwrite`."""
+    # Checked again at the last moment: a folder on the way may have become a
+    # symlink since `dest` was checked.
+    if resolve(dest) in database_files(database):
+        raise ConflictError(f"{dest} now leads to the database {database} or its files; nothing was written there")
+    if overwrite:
+        # Replaces the name, never writes through it: a symlink put there meanwhile is replaced, not followed.
+        os.replace(partial, dest)
+        return
+    try:
+        os.link(partial, dest)  # fails, atomically, if anything has that name (a dangling symlink too)
+    except FileExistsError:
+        raise ConflictError(f"{dest} exists already; give a new file name, or remove that file") from None
+    except OSError:
+        # No hard links on this file system: check, then rename.
+        if os.path.lexists(dest):
+            raise ConflictError(f"{dest} exists already; give a new file name, or remove that file") from None
+        os.replace(partial, dest)
