@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
+import sqlite3
 import sys
 import time
 from datetime import datetime, timezone
@@ -71,11 +74,62 @@ async def writer(path: str, bot_id: str, seed: int) -> None:
             await repo.heartbeat(bot_id)
 
 
+async def connector() -> None:
+    """For each stdin line "<path> <start time>": connect at that moment, read, close; print a JSON report."""
+    for line in sys.stdin:
+        path, start = line.split()
+        time.sleep(max(0.0, float(start) - time.time()))
+        try:
+            async with tradedb.connect(path) as repo:
+                await repo.list_bot_instances()
+            error = None
+        except Exception as caught:  # reported, and the test asserts there are none
+            error = f"{type(caught).__name__}: {caught}"
+        print(json.dumps({"error": error}), flush=True)
+
+
+def die_migrating(path: str, statements: int) -> None:
+    """Connect to a new file, SIGKILLed by itself after running `statements` SQL statements of its migration on it."""
+    from yoyo.migrations import MigrationStep
+
+    executed = 0
+    apply = MigrationStep.apply
+
+    def apply_then_maybe_die(step: MigrationStep, backend: object, force: bool = False) -> None:
+        nonlocal executed
+        apply(step, backend, force)
+        # Only statements run on the file count, not any run on an in-memory database.
+        if backend.connection.execute("PRAGMA database_list").fetchone()[2]:  # type: ignore[attr-defined]
+            executed += 1
+            if executed >= statements:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    MigrationStep.apply = apply_then_maybe_die  # type: ignore[method-assign]
+    asyncio.run(tradedb.connect(path).__aenter__())
+    raise SystemExit("the migration finished before it was killed")
+
+
+def die_in_first_transaction(path: str) -> None:
+    """Leave a hot journal: SIGKILLed in the middle of a new file's first write transaction (rollback journal)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA cache_size = 1")  # pages spill to the file before COMMIT, as in a big migration
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("CREATE TABLE bot_instances (id TEXT PRIMARY KEY, filler TEXT)")
+    connection.executemany("INSERT INTO bot_instances VALUES (?, ?)", ((str(n), "x" * 500) for n in range(2000)))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 if __name__ == "__main__":
     job, *args = sys.argv[1:]
     if job == "lifecycles":
         asyncio.run(lifecycles(args[0], args[1], int(args[2]), int(args[3])))
     elif job == "writer":
         asyncio.run(writer(args[0], args[1], int(args[2])))
+    elif job == "connector":
+        asyncio.run(connector())
+    elif job == "die-migrating":
+        die_migrating(args[0], int(args[1]))
+    elif job == "die-in-first-transaction":
+        die_in_first_transaction(args[0])
     else:
         raise SystemExit(f"unknown job {job!r}")

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .bots import get_stale_bots
-from .errors import ValidationError
-from .migrations import applied_ids, default_backup_path, state_of
-from .paths import check_destination
+from .errors import ConflictError, ValidationError
+from .migrations import applied_ids, default_backup_path, schema_problems, state_of
 from .queries import QUERIES
 from .sqlite import Session
 from .values import time_to_text, utc_now
@@ -83,9 +82,8 @@ def backup_destination(database: Path, dest: str | os.PathLike[str] | None) -> P
         path = Path(dest)
     else:
         raise ValidationError("dest", f"expected a file path, got {dest!r}")
-    # The resolved path is the one made and written: "nosuch/../trading.db"
-    # is the database itself once "nosuch" exists.
-    path = check_destination(path, database, field="dest", sqlite_file=True)
+    if path.exists():
+        raise ConflictError(f"{path} exists already; give a new file name for the backup, or remove that file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -157,6 +155,15 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         problems.append(
             f"{report['foreign_key_violations']} row(s) refer to a missing row; "
             "see them with PRAGMA foreign_key_check in the sqlite3 shell"
+        )
+    if schema is not None and not schema.unknown:
+        # The schema must be the one the applied migrations produce: a
+        # trigger or CHECK lost to a hand edit no longer guards the data.
+        applied = schema.applied
+        check("schema_objects", lambda: schema_problems(session, applied))
+        problems.extend(
+            f"{found}: restore a backup from before the change (tradedb keeps them in {path.parent / 'backups'})"
+            for found in report.pop("schema_objects", None) or []
         )
     check("row_counts", lambda: dict(zip(("bot_instances", "trades", "performance_metrics"), session.one(ROW_COUNTS, {}))))
     check("file_size_bytes", lambda: database_size(path))

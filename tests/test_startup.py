@@ -1,0 +1,300 @@
+"""Starting up: bots connecting at once, processes killed while migrating, and files left broken by either."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tradedb
+import tradedb.migrations
+from tradedb.migrations import schema_state
+
+WORKER = str(Path(__file__).with_name("procs.py"))
+ROOT = Path(__file__).resolve().parent.parent
+STARTERS, ROUNDS = 8, 30
+# Far below yoyo's 10 s lock timeout: a file left by a killed process opens at once.
+AT_ONCE = 5.0
+
+
+def user_objects(path: Path) -> set[tuple[str, str]]:
+    connection = sqlite3.connect(path)
+    try:
+        return set(connection.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite%' AND name NOT LIKE '%yoyo%'"
+        ).fetchall())
+    finally:
+        connection.close()
+
+
+async def connects_at_once(path: Path) -> None:
+    started = time.monotonic()
+    async with tradedb.connect(path) as repo:
+        assert await repo.list_bot_instances() == []
+    assert time.monotonic() - started < AT_ONCE
+    assert schema_state(path).pending == []
+    report = await _health(path)
+    assert report["ok"], report["problems"]
+
+
+async def _health(path: Path) -> dict[str, object]:
+    async with tradedb.connect(path) as repo:
+        return await repo.health()
+
+
+def lock_row(path: Path, pid: int) -> None:
+    """What a process killed while holding yoyo's lock leaves: its row in yoyo_lock."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("CREATE TABLE IF NOT EXISTS yoyo_lock (locked INT DEFAULT 1, ctime TIMESTAMP, pid INT NOT NULL, PRIMARY KEY (locked))")
+    connection.execute("INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, '2026-01-01T00:00:00', ?)", (pid,))
+    connection.close()
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_eight_processes_starting_together_on_new_files_all_succeed(tmp_path):
+    starters = [
+        subprocess.Popen([sys.executable, WORKER, "connector"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(STARTERS)
+    ]
+    errors: list[str] = []
+    try:
+        for round_ in range(ROUNDS):
+            path = tmp_path / f"round-{round_}" / "trading.db"
+            start = time.time() + (1.5 if round_ == 0 else 0.3)  # the first round waits for the imports
+            for starter in starters:
+                starter.stdin.write(f"{path} {start}\n")
+                starter.stdin.flush()
+            for starter in starters:
+                line = await asyncio.to_thread(starter.stdout.readline)
+                assert line, starter.stderr.read()
+                error = json.loads(line)["error"]
+                if error:
+                    errors.append(f"round {round_}: {error}")
+            assert schema_state(path).pending == [], round_
+    finally:
+        for starter in starters:
+            starter.stdin.close()
+            starter.wait(timeout=60)
+            starter.stdout.close()
+            starter.stderr.close()
+    assert errors == []
+
+
+async def test_connects_of_one_process_starting_together_on_a_new_file_all_succeed(db_path):
+    async def start() -> None:
+        async with tradedb.connect(db_path) as repo:
+            await repo.list_bot_instances()
+
+    await asyncio.gather(*(start() for _ in range(6)))
+    assert schema_state(db_path).pending == []
+
+
+@pytest.mark.parametrize("statements", [1, 5, 20])
+async def test_a_process_killed_during_its_first_migration_leaves_a_file_the_next_connect_opens_at_once(
+    db_path, statements
+):
+    killed = subprocess.run([sys.executable, WORKER, "die-migrating", str(db_path), str(statements)],
+                            capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    await connects_at_once(db_path)
+
+
+async def test_processes_killed_at_random_moments_of_their_first_connect_never_brick_the_file(tmp_path):
+    rng = random.Random(20261202)
+    for round_ in range(8):
+        path = tmp_path / f"kill-{round_}.db"
+        child = subprocess.Popen([sys.executable, WORKER, "die-migrating", str(path), "1000000"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Until the file exists the child is still importing; then kill it within its first 0.1 s of work.
+        deadline = time.monotonic() + 30
+        while not path.exists() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.1))
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        await connects_at_once(path)
+
+
+async def test_a_hot_journal_left_by_a_killed_first_transaction_is_rolled_back_by_connect(db_path):
+    killed = subprocess.run([sys.executable, WORKER, "die-in-first-transaction", str(db_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert db_path.with_name(db_path.name + "-journal").stat().st_size > 0
+    await connects_at_once(db_path)
+
+
+async def test_a_lock_left_by_a_process_that_is_gone_is_taken_over_and_logged(db_path, caplog):
+    pid = gone_pid()
+    lock_row(db_path, pid)
+    with caplog.at_level(logging.WARNING, logger="tradedb.migrations"):
+        await connects_at_once(db_path)
+    assert any(f"process {pid}" in record.getMessage() and record.levelno == logging.WARNING
+               for record in caplog.records)
+
+
+async def test_a_stale_lock_on_a_migrated_file_does_not_stop_the_next_migration(db_path, migrations_dir):
+    async with tradedb.connect(db_path) as repo:
+        await repo.create_bot_instance({"id": "b", "type": "paper"})
+    lock_row(db_path, gone_pid())
+    (migrations_dir / "0099.extra-index.sql").write_text(
+        f"-- A test migration.\n-- depends: {schema_state(db_path).applied[-1]}\n"
+        "CREATE INDEX idx_extra ON bot_instances (type);\n"
+    )
+    async with tradedb.connect(db_path) as repo:
+        assert (await repo.get_bot_instance("b")) is not None
+    assert schema_state(db_path).pending == []
+    (backup,) = (db_path.parent / "backups").iterdir()
+    connection = sqlite3.connect(backup)
+    # The backup is of the database as the bots left it: no lock of the run that took it.
+    assert connection.execute("SELECT count(*) FROM yoyo_lock").fetchone()[0] == 0
+    connection.close()
+
+
+async def test_a_lock_held_by_a_live_process_is_waited_for_then_refused_with_what_to_run(db_path, monkeypatch):
+    monkeypatch.setattr(tradedb.migrations, "MIGRATION_WAIT", 1.0)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock_row(db_path, holder.pid)
+        started = time.monotonic()
+        with pytest.raises(tradedb.MigrationError) as caught:
+            await tradedb.connect(db_path, busy_timeout=0.5)
+        assert 0.9 < time.monotonic() - started < AT_ONCE
+    finally:
+        holder.kill()
+        holder.wait()
+    message = str(caught.value)
+    assert f"process {holder.pid}" in message and "yoyo break-lock" in message and str(db_path) in message
+    # The holder is gone now: the next connect takes the lock over.
+    await connects_at_once(db_path)
+
+
+async def test_a_schema_created_but_not_recorded_is_recorded_by_the_next_connect(db_path, caplog):
+    # What an interrupted migration of an earlier tradedb left: the tables, no record, yoyo's lock row.
+    async with tradedb.connect(db_path):
+        pass
+    applied = schema_state(db_path).applied
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    connection.execute("DELETE FROM _yoyo_migration")
+    connection.close()
+    lock_row(db_path, gone_pid())
+    with caplog.at_level(logging.WARNING, logger="tradedb.migrations"):
+        await connects_at_once(db_path)
+    assert schema_state(db_path).applied == applied
+    assert any("recorded" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_partly_created_schema_is_refused_with_what_to_do(db_path):
+    async with tradedb.connect(db_path):
+        pass
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    connection.execute("DELETE FROM _yoyo_migration")
+    connection.execute("DROP TABLE performance_metrics")
+    connection.close()
+    with pytest.raises(tradedb.MigrationError) as caught:
+        await tradedb.connect(db_path)
+    message = str(caught.value)
+    assert str(db_path) in message and "table performance_metrics is missing" in message
+    assert "backup" in message
+
+
+@pytest.fixture
+def migrations_dir(tmp_path, monkeypatch):
+    """A copy of the migrations that tests can add to."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for path in (ROOT / "migrations").glob("*.sql"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(tradedb.migrations, "migrations_folder", lambda: folder)
+    return folder
+
+
+# Health: the schema is the one the applied migrations produce ------------------
+
+
+async def damaged(db_path: Path, *statements: str) -> dict[str, object]:
+    async with tradedb.connect(db_path) as repo:
+        await repo.create_bot_instance({"id": "b", "type": "paper"})
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+    return await _health(db_path)
+
+
+def trigger_names(db_path: Path) -> list[str]:
+    connection = sqlite3.connect(db_path)
+    try:
+        return [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")]
+    finally:
+        connection.close()
+
+
+async def test_health_reports_each_dropped_trigger(db_path):
+    async with tradedb.connect(db_path):
+        pass
+    names = trigger_names(db_path)
+    assert len(names) >= 2
+    report = await damaged(db_path, *(f"DROP TRIGGER {name}" for name in names[:2]))
+    assert report["ok"] is False
+    for name in names[:2]:
+        assert any(f"trigger {name} is missing" in problem and "backup" in problem for problem in report["problems"])
+
+
+async def test_health_reports_a_column_dropped_through_a_table_rebuild(db_path):
+    report = await damaged(
+        db_path,
+        "PRAGMA foreign_keys = OFF",
+        "PRAGMA legacy_alter_table = ON",  # the shell's usual rebuild: triggers and views are not re-checked
+        "CREATE TABLE perf_new AS SELECT id, bot_id FROM performance_metrics",
+        "DROP TABLE performance_metrics",
+        "ALTER TABLE perf_new RENAME TO performance_metrics",
+    )
+    assert report["ok"] is False
+    assert any(p.startswith("table performance_metrics differs") and "column calculated_at is missing" in p
+               for p in report["problems"]), report["problems"]
+
+
+async def test_health_reports_objects_the_migrations_do_not_make(db_path):
+    report = await damaged(
+        db_path,
+        "CREATE INDEX my_own_index ON trades (symbol)",
+        "CREATE VIEW my_own_view AS SELECT id FROM trades",
+    )
+    problems = report["problems"]
+    assert any("index my_own_index" in p and "not made by the migrations" in p for p in problems), problems
+    assert any("view my_own_view" in p for p in problems), problems
+    assert report["ok"] is False
+
+
+async def test_health_of_an_undamaged_database_reports_no_schema_problem(db_path):
+    report = await damaged(db_path)
+    assert report["ok"] is True, report["problems"]
+
+
+async def test_connect_to_an_up_to_date_file_takes_a_stale_lock_away(db_path):
+    async with tradedb.connect(db_path):
+        pass
+    lock_row(db_path, gone_pid())
+    async with tradedb.connect(db_path):
+        pass
+    connection = sqlite3.connect(db_path)
+    # yoyo's own CLI would otherwise wait 10 s and fail, every time.
+    assert connection.execute("SELECT count(*) FROM yoyo_lock").fetchone()[0] == 0
+    connection.close()
