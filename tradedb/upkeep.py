@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .bots import get_stale_bots
-from .errors import ConflictError, ValidationError
+from .errors import ValidationError
 from .migrations import applied_ids, default_backup_path, schema_problems, state_of
+from .paths import check_destination
 from .queries import QUERIES
 from .sqlite import Session
 from .values import time_to_text, utc_now
@@ -82,8 +83,9 @@ def backup_destination(database: Path, dest: str | os.PathLike[str] | None) -> P
         path = Path(dest)
     else:
         raise ValidationError("dest", f"expected a file path, got {dest!r}")
-    if path.exists():
-        raise ConflictError(f"{path} exists already; give a new file name for the backup, or remove that file")
+    # The resolved path is the one made and written: "nosuch/../trading.db"
+    # is the database itself once "nosuch" exists.
+    path = check_destination(path, database, field="dest", sqlite_file=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
