@@ -7,6 +7,7 @@
 from .errors import (
     ConflictError,
     DatabaseBusy,
+    DatabaseDamaged,
     InvalidTransition,
     MigrationError,
     NotFoundError,
@@ -25,6 +26,7 @@ __all__ = [
     "ConflictError",
     "Connection",
     "DatabaseBusy",
+    "DatabaseDamaged",
     "InvalidTransition",
     "MigrationError",
     "NotFoundError",

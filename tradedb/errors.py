@@ -11,9 +11,15 @@ class ValidationError(TradeDBError, ValueError):
     """A value given to tradedb is not acceptable; `field` names which one."""
 
     def __init__(self, field: str, reason: str) -> None:
+        # A caller's field name may be a str subclass with methods of its own: keep its plain text.
+        field = field if type(field) is str else str.__str__(field) if isinstance(field, str) else repr(type(field))
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class DatabaseDamaged(TradeDBError):
+    """A stored value cannot be read (a damaged or hand-edited file); the message names table, column and row."""
 
 
 class NotFoundError(TradeDBError, LookupError):

@@ -13,8 +13,8 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any, Literal, TypeVar
 
-from .errors import ValidationError
-from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, Kind, TextKind, TimeKind, UuidKind
+from .errors import DatabaseDamaged, ValidationError
+from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, Kind, TextKind, TimeKind, UuidKind, shown
 
 TradeType = Literal["paper", "live", "optimization"]
 Direction = Literal["long", "short"]
@@ -193,8 +193,8 @@ METRICS_COLUMNS: dict[str, Kind] = {
 Record = TypeVar("Record", Trade, BotInstance, PerformanceMetrics)
 
 
-def row_reader(record: type[Record], columns: dict[str, Kind]) -> Callable[[Sequence[Any]], Record]:
-    """A function that builds `record` from a row whose values are in `columns` order."""
+def row_reader(record: type[Record], columns: dict[str, Kind], table: str) -> Callable[[Sequence[Any]], Record]:
+    """A function that builds `record` from a row of `table` whose values are in `columns` order."""
     if [field.name for field in fields(record)] != list(columns):
         raise TypeError(f"{record.__name__}'s fields are not its table's columns, in order")
     # The hot path of every query. A frozen dataclass's __init__ sets each
@@ -207,31 +207,70 @@ def row_reader(record: type[Record], columns: dict[str, Kind]) -> Callable[[Sequ
 
     def read(row: Sequence[Any]) -> Record:
         built: Record = new(record)
-        for set_field, convert, value in zip(setters, readers, row, strict=True):
-            set_field(built, value if value is None or convert is None else convert(value))
+        try:  # around the loop, not in it: nothing to pay while values read
+            for set_field, convert, value in zip(setters, readers, row, strict=True):
+                set_field(built, value if value is None or convert is None else convert(value))
+        except (ArithmeticError, ValueError, TypeError) as error:
+            problem = damaged(table, columns, row)
+            if problem is None:
+                raise
+            raise problem from error
         return built
 
     return read
 
 
-trade_from_row = row_reader(Trade, TRADE_COLUMNS)
-bot_from_row = row_reader(BotInstance, BOT_COLUMNS)
-metrics_from_row = row_reader(PerformanceMetrics, METRICS_COLUMNS)
+def damaged(table: str, columns: dict[str, Kind], row: Sequence[Any]) -> DatabaseDamaged | None:
+    """The error naming the first stored value of `row` that cannot be read, or None if all read."""
+    for (name, kind), value in zip(columns.items(), row):
+        if value is None or kind.read is None:
+            continue
+        try:
+            kind.read(value)
+        except (ArithmeticError, ValueError, TypeError):
+            return DatabaseDamaged(
+                f"the database is damaged: {table}.{name} of the row with id {shown(row[0])} holds {shown(value)}, "
+                "which cannot be read back; run `tradedb status --full` to check the file, "
+                "and restore a backup (or correct the value in the sqlite3 shell)"
+            )
+    return None
+
+
+trade_from_row = row_reader(Trade, TRADE_COLUMNS, "trades")
+bot_from_row = row_reader(BotInstance, BOT_COLUMNS, "bot_instances")
+metrics_from_row = row_reader(PerformanceMetrics, METRICS_COLUMNS, "performance_metrics")
+
+
+def as_fields(what: str, data: Any) -> Any:
+    """A plain dict copy of a caller's data dict, read once; what is no Mapping is returned for check_fields to refuse."""
+    if type(data) is dict:
+        return data.copy()  # runs none of the caller's code: keys keep their hashes
+    if not isinstance(data, Mapping):
+        return data
+    try:
+        return dict(data)
+    except Exception as error:  # noqa: BLE001 - a Mapping whose own methods raise
+        raise ValidationError(what, f"could not be read as a dict: it raised {type(error).__name__}") from None
 
 
 def check_fields(what: str, data: Any, columns: dict[str, Kind], *, fixed: tuple[str, ...] = ()) -> None:
     """Refuse a data dict that is not a dict, has a key that is no column, or sets a `fixed` column."""
     if not isinstance(data, Mapping):
         raise ValidationError(what, f"expected a dict of fields, got {type(data).__name__}")
-    if data.keys() <= columns.keys() and data.keys().isdisjoint(fixed):
-        return  # the usual case, told in two set operations; the loop below finds what to say
+    try:
+        if data.keys() <= columns.keys() and data.keys().isdisjoint(fixed):
+            return  # the usual case, told in two set operations; the loop below finds what to say
+    except Exception:  # noqa: BLE001 - a key whose __hash__ or __eq__ raises; refused below
+        pass
     for key in data:
+        if type(key) is not str:
+            raise ValidationError(what, f"field names must be text (str), got {shown(key)}")
         if key in fixed:
             raise ValidationError(key, f"is set by tradedb and cannot be given for a {what}")
         if key not in columns:
-            hint = get_close_matches(str(key), columns, n=1)
+            hint = get_close_matches(key, columns, n=1) if len(key) <= 100 else []
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ValidationError(str(key), f"is not a field of a {what}{suggestion}")
+            raise ValidationError(shown(key) if len(key) > 100 else key, f"is not a field of a {what}{suggestion}")
 
 
 def new_row(columns: dict[str, Kind], data: Mapping[str, Any]) -> dict[str, Any]:

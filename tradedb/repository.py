@@ -17,17 +17,20 @@ from .errors import ValidationError
 from .migrations import prepare
 from .paths import side_file_of
 from .records import (
+    BOT_COLUMNS,
     BOT_ID,
-    BOT_STATUSES,
+    OPTIONAL_TEXT,
     TIME,
-    TRADE_STATUSES,
+    TRADE_COLUMNS,
     UUID,
     BotInstance,
     BotState,
     PerformanceMetrics,
     Trade,
+    as_fields,
 )
 from .sqlite import Database
+from .values import MAX_INTEGER, exact_text, shown
 
 DEFAULT_DATABASE = "db/trading.db"
 
@@ -63,17 +66,32 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
 
 
 def _text_filter(field: str, value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValidationError(field, f"expected text, got {type(value).__name__}")
+    # Checked as stored text is: plain str, no NUL, no lone surrogate.
+    return OPTIONAL_TEXT.to_db(field, value)
+
+
+def _whole_number(field: str, value: Any, minimum: int) -> int:
+    """A caller's int of at least `minimum`; past SQLite's largest integer it means no limit, and is capped."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, f"expected a whole number of at least {minimum}, got {shown(value)}")
+    number: int = int.__int__(value)  # a subclass's own comparisons are never called
+    if number < minimum:
+        raise ValidationError(field, f"expected a whole number of at least {minimum}, got {shown(value)}")
+    return min(number, MAX_INTEGER)
+
+
+def _duration(field: str, value: Any) -> timedelta:
+    """A caller's timedelta of at least 0, as a plain timedelta (a subclass's own methods are never called)."""
+    if not isinstance(value, timedelta):
+        raise ValidationError(field, f"expected a timedelta of at least 0, got {shown(value)}")
+    duration = timedelta.__add__(timedelta(0), value)
+    if duration < timedelta(0):
+        raise ValidationError(field, f"expected a timedelta of at least 0, got {shown(value)}")
+    return duration
 
 
 def _limit(value: int | None) -> int:
-    if value is None:
-        return -1
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError("limit", f"expected a whole number of at least 0, got {value!r}")
-    return value
+    return -1 if value is None else _whole_number("limit", value, 0)
 
 
 class Repository:
@@ -99,18 +117,22 @@ class Repository:
 
     async def create_trade(self, data: Mapping[str, Any]) -> Trade:
         """Store a new trade (id generated when absent, status 'open' by default)."""
-        created = await self._db.write(trades.create_trades, [dict(data)] if isinstance(data, Mapping) else [data])
+        created = await self._db.write(trades.create_trades, [as_fields("trade", data)])
         return created[0]
 
     async def create_trades(self, items: Sequence[Mapping[str, Any]]) -> list[Trade]:
         """Store many trades in one transaction, all or nothing."""
         if isinstance(items, Mapping) or not isinstance(items, Sequence):
             raise ValidationError("trades", "expected a list of trade dicts")
-        return await self._db.write(trades.create_trades, [dict(i) if isinstance(i, Mapping) else i for i in items])
+        try:
+            listed = list(items)
+        except Exception as error:  # noqa: BLE001 - a Sequence whose own methods raise
+            raise ValidationError("trades", f"could not be read as a list: it raised {type(error).__name__}") from None
+        return await self._db.write(trades.create_trades, [as_fields("trade", item) for item in listed])
 
     async def update_trade(self, trade_id: str, changes: Mapping[str, Any]) -> Trade:
         """Apply changes to a trade and return it as stored."""
-        return await self._db.write(trades.update_trade, trade_id, dict(changes) if isinstance(changes, Mapping) else changes)
+        return await self._db.write(trades.update_trade, trade_id, as_fields("changes", changes))
 
     async def get_trade_by_id(self, trade_id: str) -> Trade | None:
         """One trade by id, or None."""
@@ -149,19 +171,16 @@ class Repository:
         page_size: int = 1000,
     ) -> AsyncIterator[Trade]:
         """Every matching trade in storage order, read a page at a time so memory stays flat."""
-        if status is not None and status not in TRADE_STATUSES:
-            raise ValidationError("status", f"{status!r} is not one of {', '.join(TRADE_STATUSES)}")
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            raise ValidationError("page_size", f"expected a whole number of at least 1, got {page_size!r}")
+        status = None if status is None else TRADE_COLUMNS["status"].to_db("status", status)
+        size = _whole_number("page_size", page_size, 1)
         bot_id, symbol = _text_filter("bot_id", bot_id), _text_filter("symbol", symbol)
-        after = 0
-        while True:
-            page = await self._db.read(trades.get_trades_page, after, bot_id, symbol, status, page_size)
-            for _, trade in page:
+        after: int | None = 0
+        while after is not None:
+            # A page ends at page_size trades or at trades.PAGE_BYTES of their text.
+            page, after = await self._db.read(trades.get_trades_page, after, bot_id, symbol, status, size)
+            for trade in page:
                 yield trade
-            if len(page) < page_size:
-                return
-            after = page[-1][0]
+            page.clear()  # not held while the next page is read
 
     async def close_trade(
         self,
@@ -183,12 +202,12 @@ class Repository:
 
     async def create_bot_instance(self, data: Mapping[str, Any]) -> BotInstance:
         """Store a new bot instance; an id that exists raises ConflictError."""
-        return await self._db.write(bots.create_bot_instance, dict(data) if isinstance(data, Mapping) else data)
+        return await self._db.write(bots.create_bot_instance, as_fields("bot instance", data))
 
     async def update_bot_instance(self, bot_id: str, changes: Mapping[str, Any]) -> BotInstance:
         """Apply changes to a bot instance and return it as stored."""
         return await self._db.write(
-            bots.update_bot_instance, bot_id, dict(changes) if isinstance(changes, Mapping) else changes
+            bots.update_bot_instance, bot_id, as_fields("changes", changes)
         )
 
     async def get_bot_instance(self, bot_id: str) -> BotInstance | None:
@@ -197,17 +216,18 @@ class Repository:
 
     async def list_bot_instances(self, status: str | None = None) -> list[BotInstance]:
         """Every bot instance, or those with one status, by id."""
-        if status is not None and status not in BOT_STATUSES:
-            raise ValidationError("status", f"{status!r} is not one of {', '.join(BOT_STATUSES)}")
+        status = None if status is None else BOT_COLUMNS["status"].to_db("status", status)
         return await self._db.read(bots.list_bot_instances, status)
 
     async def start_bot(self, data: Mapping[str, Any]) -> BotState:
         """The call a bot makes at start: create or mark running, and get back its open positions."""
-        return await self._db.write(bots.start_bot, dict(data) if isinstance(data, Mapping) else data)
+        return await self._db.write(bots.start_bot, as_fields("bot instance", data))
 
     async def stop_bot(self, bot_id: str, status: str = "stopped") -> BotInstance:
         """Mark a bot 'stopped' (or 'error')."""
-        return await self._db.write(bots.stop_bot, bot_id, status)
+        if not isinstance(status, str):  # compared below as plain text only
+            raise ValidationError("status", f"{shown(status)} is not a stopped status; use 'stopped' or 'error'")
+        return await self._db.write(bots.stop_bot, bot_id, exact_text(status))
 
     async def heartbeat(self, bot_id: str, *, status: str | None = None) -> BotInstance:
         """Record that a bot is alive (last_heartbeat = now), with its status when given."""
@@ -219,9 +239,7 @@ class Repository:
 
     async def get_stale_bots(self, max_age: timedelta = timedelta(minutes=5)) -> list[BotInstance]:
         """Bots marked running whose last heartbeat (or start) is older than max_age: they crashed without stopping."""
-        if not isinstance(max_age, timedelta) or max_age < timedelta(0):
-            raise ValidationError("max_age", f"expected a timedelta of at least 0, got {max_age!r}")
-        return await self._db.read(bots.get_stale_bots, max_age)
+        return await self._db.read(bots.get_stale_bots, _duration("max_age", max_age))
 
     # Analytics and upkeep
 
@@ -304,15 +322,14 @@ class Repository:
 
     async def health(self, full: bool = False, *, stale_after: timedelta = upkeep.STALE_AFTER) -> dict[str, Any]:
         """A report on the database: schema, integrity, counts, size, stale bots; problems reported, never raised."""
-        if not isinstance(stale_after, timedelta) or stale_after < timedelta(0):
-            raise ValidationError("stale_after", f"expected a timedelta of at least 0, got {stale_after!r}")
+        stale_after = _duration("stale_after", stale_after)
         return await self._db.inspect(upkeep.health, self.path, bool(full), stale_after)
 
     # Metrics
 
     async def create_performance_metrics(self, data: Mapping[str, Any]) -> PerformanceMetrics:
         """Store one calculation of a bot's performance."""
-        return await self._db.write(metrics.create_performance_metrics, dict(data) if isinstance(data, Mapping) else data)
+        return await self._db.write(metrics.create_performance_metrics, as_fields("performance metrics record", data))
 
     async def get_performance_metrics(self, bot_id: str, limit: int | None = None) -> list[PerformanceMetrics]:
         """A bot's metrics, newest first."""

@@ -325,9 +325,23 @@ def get_closed_trades(
     return [trade_from_row(row) for row in rows]
 
 
+# A page also ends once its rows hold this much text, so that streaming
+# memory follows neither the number of trades nor their size (a trade's
+# extra_metadata alone may be up to JSON_MAX_BYTES).
+PAGE_BYTES = 4 * 1024 * 1024
+
+
 def get_trades_page(
     session: Session, after: int, bot_id: str | None, symbol: str | None, status: str | None, page_size: int
-) -> list[tuple[int, Trade]]:
-    """Up to page_size trades after a storage position, each with its own position."""
+) -> tuple[list[Trade], int | None]:
+    """Trades after a storage position, up to page_size or PAGE_BYTES of text; and the position after them (None: no more)."""
     params = {"after": after, "bot_id": bot_id, "symbol": symbol, "status": status, "page_size": page_size}
-    return [(row[-1], trade_from_row(row[:-1])) for row in session.many(TRADES_PAGE, params)]
+    page: list[Trade] = []
+    held = position = 0
+    # Row by row, not fetchall: the rows past the budget are never read.
+    for row in session.each(TRADES_PAGE, params):
+        page.append(trade_from_row(row[:-2]))
+        position, held = row[-2], held + row[-1]
+        if held >= PAGE_BYTES:
+            return page, position
+    return page, position if len(page) == page_size else None

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 import uuid
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from collections.abc import Callable
+from json.decoder import JSONDecodeError, scanstring  # type: ignore[attr-defined]
+from json.scanner import NUMBER_RE
 from typing import Any, Protocol
 
 from .errors import ValidationError
@@ -27,6 +30,52 @@ _QUANTUM = {scale: Decimal(1).scaleb(-scale) for scale in (2, 4, 8)}
 # Built once: json.dumps with options builds an encoder on every call.
 _JSON_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+# JSON values (extra_metadata) are refused deeper or longer than this; a
+# migration's trigger holds the database to the same byte limit.
+JSON_MAX_DEPTH = 32
+JSON_MAX_BYTES = 1_048_576
+_JSON_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_LITERALS = {"null": None, "true": True, "false": False, "NaN": float("nan"), "Infinity": float("inf"),
+             "-Infinity": float("-inf")}
+
+# Bounded in depth and length: a message never grows with, or recurses
+# into, what a caller sent.
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 3, 60, 60, 40
+SHOWN_LENGTH = 100
+MAX_INTEGER = 2**63 - 1  # SQLite's largest integer
+
+
+def shown(value: Any) -> str:
+    """A caller's value as an error message shows it: its repr cut short in depth and length, never raising."""
+    try:
+        text = _SHOW.repr(value)
+    except Exception:  # noqa: BLE001 - a repr that raises, recurses, or is an int too long to print
+        if isinstance(value, int):
+            return f"<an int of {int.bit_length(value)} bits>"
+        return f"<a {type(value).__name__} that cannot be shown>"
+    return text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 3] + "..."
+
+
+def exact_text(value: str) -> str:
+    """A str subclass's text as a plain str (its own methods are never called)."""
+    return value if type(value) is str else str.__str__(value)
+
+
+def storable_text_problem(text: str) -> str | None:
+    """Why SQLite could not store `text` faithfully, or None (ASCII without NUL costs one scan for NUL)."""
+    if "\x00" in text:
+        return "contains a NUL character (SQLite's text functions and the sqlite3 shell stop at it); remove it"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"contains a lone surrogate at position {error.start}, which is not UTF-8 text; remove it"
+    return None
 
 
 class Kind(Protocol):
@@ -45,24 +94,26 @@ class Kind(Protocol):
 
 def to_decimal(field: str, value: Any) -> Decimal:
     """Read a caller's number exactly: Decimal, int, str, or float by its shortest repr."""
+    # Subclasses are read through the base type's own code: their
+    # overridden methods are never called.
     if isinstance(value, Decimal):
-        number = value
+        number = value if type(value) is Decimal else Decimal(value)
     elif isinstance(value, bool):
         raise ValidationError(field, f"expected a number, got the bool {value!r}")
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, float):
         # repr is the shortest text that reads back as the same float: 0.1 is 0.1.
-        number = Decimal(repr(value))
+        number = Decimal(float.__repr__(value))
     elif isinstance(value, str):
         try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValidationError(field, f"{value!r} is not a number") from None
+            number = Decimal(exact_text(value).strip())
+        except (InvalidOperation, ValueError):
+            raise ValidationError(field, f"{shown(value)} is not a number") from None
     else:
         raise ValidationError(field, f"expected a Decimal, int, str or float, got {type(value).__name__}")
     if not number.is_finite():
-        raise ValidationError(field, f"{value!r} is not a finite number")
+        raise ValidationError(field, f"{shown(value)} is not a finite number")
     return number
 
 
@@ -102,15 +153,15 @@ class DecimalKind:
         if not rounded:
             return rounded.copy_abs()  # zero is stored without a sign
         if not self.signed and rounded.is_signed():
-            raise ValidationError(field, f"must not be negative, got {value!r}")
+            raise ValidationError(field, f"must not be negative, got {shown(value)}")
         if self.maximum is not None and rounded > self.maximum:
-            raise ValidationError(field, f"must be at most {self.maximum}, got {value!r}")
+            raise ValidationError(field, f"must be at most {self.maximum}, got {shown(value)}")
         return rounded
 
     def _too_large(self, field: str, value: Any) -> ValidationError:
         limit = "9" * (self.precision - self.scale) + "." + "9" * self.scale
         return ValidationError(
-            field, f"{value!r} does not fit DECIMAL({self.precision},{self.scale}): at most {limit} in size"
+            field, f"{shown(value)} does not fit DECIMAL({self.precision},{self.scale}): at most {limit} in size"
         )
 
     def to_db(self, field: str, value: Any) -> str | None:
@@ -153,7 +204,7 @@ class TimeKind:
         """Stored form of an aware datetime or ISO-8601 text with an offset or Z."""
         if value is None:
             return None
-        if isinstance(value, datetime) and value.tzinfo is UTC:  # the usual input, already in its final zone
+        if type(value) is datetime and value.tzinfo is UTC:  # the usual input, already in its final zone
             return time_to_text(value)
         return time_to_text(self.parse(field, value))
 
@@ -162,23 +213,35 @@ class TimeKind:
         """An aware datetime from a caller's value; a naive one is refused, never guessed."""
         if isinstance(value, str):
             try:
-                moment = datetime.fromisoformat(value.strip())
+                moment = datetime.fromisoformat(exact_text(value).strip())
             except ValueError:
-                raise ValidationError(field, f"{value!r} is not an ISO-8601 date and time") from None
+                raise ValidationError(field, f"{shown(value)} is not an ISO-8601 date and time") from None
         elif isinstance(value, datetime):
-            moment = value
+            # A subclass's own methods (isoformat, astimezone) are never called.
+            moment = value if type(value) is datetime else datetime.combine(datetime.date(value), datetime.timetz(value))
         else:
             raise ValidationError(field, f"expected an aware datetime or ISO-8601 text, got {type(value).__name__}")
-        if moment.tzinfo is None or moment.utcoffset() is None:
+        try:
+            offset = None if moment.tzinfo is None else moment.utcoffset()
+        except Exception as error:  # noqa: BLE001 - the caller's tzinfo: a float, a day or more, or its own error
+            raise ValidationError(
+                field, f"{shown(value)} has a time zone whose utcoffset() fails ({type(error).__name__}); "
+                "give a datetime in UTC or with a fixed offset (datetime.timezone)"
+            ) from None
+        if offset is None:
             raise ValidationError(
                 field,
-                f"{value!r} has no time zone; give an aware datetime such as datetime.now(timezone.utc)"
+                f"{shown(value)} has no time zone; give an aware datetime such as datetime.now(timezone.utc)"
                 " or text ending in Z or +00:00",
             )
         try:
             return moment.astimezone(UTC)
         except OverflowError:
-            raise ValidationError(field, f"{value!r} falls outside years 1 to 9999 in UTC") from None
+            raise ValidationError(field, f"{shown(value)} falls outside years 1 to 9999 in UTC") from None
+        except Exception as error:  # noqa: BLE001 - the tzinfo answered differently the second time
+            raise ValidationError(
+                field, f"{shown(value)} cannot be converted to UTC ({type(error).__name__}); give a datetime in UTC"
+            ) from None
 
     @staticmethod
     def from_db(stored: str | None) -> datetime | None:
@@ -186,24 +249,159 @@ class TimeKind:
         return None if stored is None else datetime.fromisoformat(stored)
 
 
-class JsonKind:
-    """Any value json.dumps accepts (without NaN), stored as JSON text; None is NULL."""
+def json_to_text(field: str, value: Any) -> str:
+    """Compact JSON text of a caller's value, refused past JSON_MAX_DEPTH levels or JSON_MAX_BYTES bytes."""
+    try:
+        text = _JSON_ENCODER.encode(value)
+    except RecursionError:
+        raise _too_deep(field) from None
+    except (TypeError, ValueError) as error:
+        raise ValidationError(
+            field, f"cannot be stored as JSON ({_reason(error)}); convert it to str, int or float first"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - a mapping or value whose own methods raise
+        raise ValidationError(field, f"cannot be stored as JSON: reading it raised {type(error).__name__}") from None
+    # Fewer brackets than levels allowed cannot nest too deep: the usual case, told in two counts.
+    if text.count("[") + text.count("{") > JSON_MAX_DEPTH and _nested_deeper(text, JSON_MAX_DEPTH):
+        raise _too_deep(field)
+    size = len(text)
+    if not text.isascii():
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as error:
+            raise ValidationError(
+                field, f"contains a lone surrogate (position {error.start} of its JSON text), which is not UTF-8 text"
+            ) from None
+    if size > JSON_MAX_BYTES:
+        raise ValidationError(
+            field, f"is {size} bytes of JSON text; at most {JSON_MAX_BYTES} (JSON_MAX_BYTES) are allowed: "
+            "store large data elsewhere and keep a reference here"
+        )
+    return text
 
-    read = staticmethod(json.loads)
+
+def _too_deep(field: str) -> ValidationError:
+    return ValidationError(
+        field, f"is nested more than {JSON_MAX_DEPTH} levels deep (JSON_MAX_DEPTH); flatten it"
+    )
+
+
+def _reason(error: Exception) -> str:
+    try:
+        return shown_text(str(error))
+    except Exception:  # noqa: BLE001 - an exception whose own str() fails
+        return type(error).__name__
+
+
+def shown_text(text: str) -> str:
+    """Text for a message, cut to SHOWN_LENGTH characters."""
+    return text if len(text) <= SHOWN_LENGTH else text[: SHOWN_LENGTH - 3] + "..."
+
+
+def _nested_deeper(text: str, limit: int) -> bool:
+    """Whether JSON text nests containers more than `limit` deep (strings may hold any brackets)."""
+    skeleton = _NOT_BRACKETS.sub("", _JSON_STRINGS.sub("", text))
+    for _ in range(limit):  # each pass removes the innermost level
+        skeleton = _INNERMOST.sub("", skeleton)
+        if not skeleton:
+            return False
+    return True
+
+
+def json_from_text(stored: str) -> Any:
+    """The value of stored JSON text, however deeply nested (json.loads stops at Python's recursion limit)."""
+    try:
+        return json.loads(stored)
+    except RecursionError:
+        return _loads_deep(stored)
+
+
+def _loads_deep(text: str) -> Any:
+    """json.loads without recursion: containers being filled are kept on a list."""
+    containers: list[Any] = []
+    keys: list[str] = []  # for each open object, the key whose value comes next
+    position = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    while True:
+        char = text[position : position + 1]
+        value: Any
+        if char in ("[", "{"):
+            position = _WHITESPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+            if text[position : position + 1] == ("]" if char == "[" else "}"):
+                value, position = ([] if char == "[" else {}), position + 1
+            else:
+                containers.append([] if char == "[" else {})
+                if char == "{":
+                    key, position = _object_key(text, position)
+                    keys.append(key)
+                continue
+        elif char == '"':
+            value, position = scanstring(text, position + 1)
+        else:
+            value, position = _scalar(text, position)
+        while True:  # add the value to its container, closing those that end here
+            if not containers:
+                end = _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
+                if end != len(text):
+                    raise JSONDecodeError("Extra data", text, end)
+                return value
+            container = containers[-1]
+            if type(container) is list:
+                container.append(value)
+            else:
+                container[keys[-1]] = value
+            position = _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
+            char = text[position : position + 1]
+            if char == ",":
+                position = _WHITESPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+                if type(container) is dict:
+                    keys[-1], position = _object_key(text, position)
+                break
+            if char != ("]" if type(container) is list else "}"):
+                raise JSONDecodeError("Expecting ',' delimiter", text, position)
+            position += 1
+            value = containers.pop()
+            if type(value) is dict:
+                keys.pop()
+
+
+def _object_key(text: str, position: int) -> tuple[str, int]:
+    if text[position : position + 1] != '"':
+        raise JSONDecodeError("Expecting property name enclosed in double quotes", text, position)
+    key, position = scanstring(text, position + 1)
+    position = _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
+    if text[position : position + 1] != ":":
+        raise JSONDecodeError("Expecting ':' delimiter", text, position)
+    return key, _WHITESPACE.match(text, position + 1).end()  # type: ignore[union-attr]
+
+
+def _scalar(text: str, position: int) -> tuple[Any, int]:
+    number = NUMBER_RE.match(text, position)
+    if number:
+        integer, fraction, exponent = number.groups()
+        if fraction or exponent:
+            return float(integer + (fraction or "") + (exponent or "")), number.end()
+        return int(integer), number.end()
+    for word, value in _LITERALS.items():
+        if text.startswith(word, position):
+            return value, position + len(word)
+    raise JSONDecodeError("Expecting value", text, position)
+
+
+class JsonKind:
+    """Any value json.dumps accepts (without NaN), up to the JSON limits, stored as JSON text; None is NULL."""
+
+    read = staticmethod(json_from_text)
 
     def to_db(self, field: str, value: Any) -> str | None:
         """JSON text for a caller's value."""
         if value is None:
             return None
-        try:
-            return _JSON_ENCODER.encode(value)
-        except (TypeError, ValueError) as error:
-            raise ValidationError(field, f"cannot be stored as JSON ({error}); convert it to str, int or float first") from None
+        return json_to_text(field, value)
 
     @staticmethod
     def from_db(stored: str | None) -> Any:
         """The decoded JSON value."""
-        return None if stored is None else json.loads(stored)
+        return None if stored is None else json_from_text(stored)
 
 
 class TextKind:
@@ -221,13 +419,19 @@ class TextKind:
             if self.required:
                 raise ValidationError(field, "is required")
             return None
-        if not isinstance(value, str):
-            raise ValidationError(field, f"expected text, got {type(value).__name__}")
-        if self.required and not value:
+        if type(value) is not str:
+            if not isinstance(value, str):
+                raise ValidationError(field, f"expected text, got {type(value).__name__}")
+            value = exact_text(value)
+        text: str = value
+        if self.required and not text:
             raise ValidationError(field, "must not be empty")
-        if self.max_length is not None and len(value) > self.max_length:
-            raise ValidationError(field, f"is {len(value)} characters long; at most {self.max_length} are allowed")
-        return value
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValidationError(field, f"is {len(text)} characters long; at most {self.max_length} are allowed")
+        problem = storable_text_problem(text)
+        if problem:
+            raise ValidationError(field, problem)
+        return text
 
     @staticmethod
     def from_db(stored: Any) -> Any:
@@ -244,10 +448,11 @@ class ChoiceKind(TextKind):
 
     def to_db(self, field: str, value: Any) -> str | None:
         """The word, if it is one of the choices."""
-        if value not in self.choices:
-            allowed = ", ".join(repr(choice) for choice in self.choices)
-            raise ValidationError(field, f"{value!r} is not one of {allowed}")
-        return str(value)
+        # Compared as plain text: a caller's __eq__ is never called.
+        if isinstance(value, str) and exact_text(value) in self.choices:
+            return exact_text(value)
+        allowed = ", ".join(repr(choice) for choice in self.choices)
+        raise ValidationError(field, f"{shown(value)} is not one of {allowed}")
 
 
 class UuidKind(TextKind):
@@ -258,14 +463,20 @@ class UuidKind(TextKind):
 
     def to_db(self, field: str, value: Any) -> str:
         """Canonical text of a uuid.UUID or UUID text."""
-        if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):  # stored form already
-            return value
-        if isinstance(value, uuid.UUID):
+        if type(value) is str:
+            if _CANONICAL_UUID.fullmatch(value):  # stored form already
+                return value
+            text = value
+        elif type(value) is uuid.UUID:
             return str(value)
+        elif isinstance(value, (str, uuid.UUID)):  # a subclass: read as its base type, its methods never called
+            text = exact_text(value) if isinstance(value, str) else uuid.UUID.__str__(value)
+        else:
+            raise ValidationError(field, f"{shown(value)} is not a UUID (expected uuid.UUID or text)")
         try:
-            return str(uuid.UUID(value))
-        except (TypeError, ValueError, AttributeError):
-            raise ValidationError(field, f"{value!r} is not a UUID") from None
+            return str(uuid.UUID(text))
+        except (TypeError, ValueError):
+            raise ValidationError(field, f"{shown(value)} is not a UUID") from None
 
 
 class CountKind:
@@ -278,10 +489,13 @@ class CountKind:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError(field, f"expected a whole number, got {value!r}")
-        if value < 0:
-            raise ValidationError(field, f"must not be negative, got {value!r}")
-        return value
+            raise ValidationError(field, f"expected a whole number, got {shown(value)}")
+        count: int = int.__int__(value)  # a subclass's own comparisons are never called
+        if count < 0:
+            raise ValidationError(field, f"must not be negative, got {shown(count)}")
+        if count > MAX_INTEGER:
+            raise ValidationError(field, f"must be at most {MAX_INTEGER} (a 64-bit integer), got {shown(count)}")
+        return count
 
     @staticmethod
     def from_db(stored: Any) -> Any:

@@ -137,11 +137,17 @@ WHERE id IN (SELECT value FROM json_each(:ids));
 -- One page of trades in storage order, for streaming every trade (exports)
 -- with flat memory: pass the last page's final position as `after` (0 to
 -- start); NULL filters match all. Each page reads the last commit.
+-- stored_bytes is the size of the row's free-form text (the caller stops
+-- reading once a page holds enough of it: rows vary from 1 KB to over 1 MB).
 SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
        sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
        exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
-       exit_reason, status, extra_metadata, created_at, updated_at, rowid AS position
+       exit_reason, status, extra_metadata, created_at, updated_at, rowid AS position,
+       ifnull(ifnull(length(CAST(extra_metadata AS BLOB)), 0) + ifnull(length(CAST(strategy_name AS BLOB)), 0)
+         + ifnull(length(CAST(exit_reason AS BLOB)), 0) + length(CAST(bot_id AS BLOB))
+         + length(CAST(entry_logic_name AS BLOB)) + length(CAST(exit_logic_name AS BLOB))
+         + length(CAST(symbol AS BLOB)) + length(CAST(interval AS BLOB)), 0) AS stored_bytes
 FROM trades
 WHERE rowid > :after
   AND (:bot_id IS NULL OR bot_id = :bot_id)

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import csv
 import dataclasses
-import json
 import os
 import sys
 import uuid
@@ -32,7 +31,7 @@ def csv_value(value: Any) -> str:
         return output.text(value)
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return output.json_text(value, indent=None)  # as json.dumps, and at any depth
 
 
 async def write_trades(trades: AsyncIterator[Trade], fmt: str, out: TextIO, progress: output.Progress) -> int:

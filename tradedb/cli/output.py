@@ -8,7 +8,7 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -27,6 +27,13 @@ def iso_time(moment: datetime) -> str:
 
 def plain(value: Any) -> Any:
     """A value JSON can carry without loss: Decimals as exact strings, times as ISO-8601 UTC."""
+    try:
+        return _plain(value)
+    except RecursionError:  # extra_metadata written in the sqlite3 shell may nest 2000 deep
+        return _plain_deep(value)
+
+
+def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, Decimal):
@@ -41,25 +48,104 @@ def plain(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, Enum):
-        return plain(value.value)
+        return _plain(value.value)
     if isinstance(value, PurePath):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
+        return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(item) for item in value]
+        return [_plain(item) for item in value]
     return str(value)
+
+
+def _items(value: Any) -> list[tuple[Any, Any]] | None:
+    """A container's (key, item) pairs (key None in a list), or None for a value that holds none."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [(field.name, getattr(value, field.name)) for field in dataclasses.fields(value)]
+    if isinstance(value, Mapping):
+        return [(str(key), item) for key, item in value.items()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [(None, item) for item in value]
+    return None
+
+
+def _plain_deep(value: Any) -> Any:
+    """`plain` without recursion: each container is made, then filled from a list of work."""
+    root: list[Any] = [None]
+    work: list[tuple[Any, Any, Any]] = [(root, 0, value)]  # (made container, its key or index, value to put there)
+    while work:
+        into, key, item = work.pop()
+        items = _items(item)
+        if items is None:
+            into[key] = _plain(item)
+            continue
+        made: Any = [None] * len(items) if isinstance(item, (list, tuple, set, frozenset)) else dict.fromkeys(k for k, _ in items)
+        into[key] = made
+        # Pushed last first, so a later duplicate key wins, as in `plain`.
+        work.extend((made, index if k is None else k, child) for index, (k, child) in reversed(list(enumerate(items))))
+    return root[0]
+
+
+def _json_deep(data: Any, indent: int | None) -> str:
+    """json.dumps(data, indent=indent, ensure_ascii=False) of plain data, without recursion."""
+    leaf = _LEAF_ENCODER.encode
+    separator = "," if indent is not None else ", "
+    parts: list[str] = []
+    open_: list[tuple[Iterator[tuple[Any, Any]], str, list[bool]]] = []  # (items left, closing bracket, [first?])
+    item = data
+    while True:
+        if isinstance(item, dict) and item:
+            parts.append("{")
+            open_.append((iter(item.items()), "}", [True]))
+        elif isinstance(item, list) and item:
+            parts.append("[")
+            open_.append((((None, child) for child in item), "]", [True]))
+        else:
+            parts.append(leaf(item))
+        while open_:
+            items, closing, first = open_[-1]
+            key, item = next(items, (_END, None))
+            if key is _END:
+                open_.pop()
+                parts.append(_newline(indent, len(open_)) + closing)
+                continue
+            parts.append(("" if first[0] else separator) + _newline(indent, len(open_)))
+            first[0] = False
+            if key is not None:
+                parts.append(leaf(key) + ": ")
+            break
+        else:
+            return "".join(parts)
+
+
+def _newline(indent: int | None, depth: int) -> str:
+    return "" if indent is None else "\n" + " " * (indent * depth)
+
+
+_LEAF_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_END = object()
 
 
 def json_text(value: Any, *, indent: int | None = 2) -> str:
     """JSON of `value` after `plain`; no float ever stands for a Decimal."""
-    return json.dumps(plain(value), indent=indent, ensure_ascii=False)
+    data = plain(value)
+    try:
+        return json.dumps(data, indent=indent, ensure_ascii=False)
+    except RecursionError:
+        return _json_deep(data, indent)
 
 
 def text(value: Any) -> str:
     """How one value reads in a table cell."""
+    try:
+        return _text(value)
+    except RecursionError:
+        return json_text(value, indent=None)
+
+
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -69,9 +155,9 @@ def text(value: Any) -> str:
     if isinstance(value, datetime):
         return iso_time(value)
     if isinstance(value, (list, tuple)):
-        return ", ".join(text(item) for item in value) or "-"
+        return ", ".join(_text(item) for item in value) or "-"
     if isinstance(value, Mapping):
-        return ", ".join(f"{key}={text(item)}" for key, item in value.items()) or "-"
+        return ", ".join(f"{key}={_text(item)}" for key, item in value.items()) or "-"
     if dataclasses.is_dataclass(value) or isinstance(value, (dict, list)):
         return json_text(value, indent=None)
     return str(value)
