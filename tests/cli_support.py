@@ -24,9 +24,10 @@ class Result:
     err: str
 
 
-def cli(*args: str, cwd: Path, script: bool = False) -> Result:
-    """Run `python -m tradedb ARGS` (or the console script) in `cwd`, never near the repository's db/."""
-    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
+def cli(*args: str, cwd: Path, script: bool = False, env: dict[str, str] | None = None) -> Result:
+    """Run `python -m tradedb ARGS` (or the console script) in `cwd`, never near the repository's db/; `env` added."""
+    # Not a terminal, and no COLUMNS from the shell running the tests: tables are 120 columns unless `env` says.
+    env = {k: v for k, v in os.environ.items() if k not in ("TRADEDB_DATABASE", "COLUMNS", "LINES")} | (env or {})
     command = [str(SCRIPT)] if script else [sys.executable, "-m", "tradedb"]
     done = subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     return Result(done.returncode, done.stdout, done.stderr)

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import os
+import shutil
+import stat
 import sqlite3
 import subprocess
 import sys
@@ -305,3 +307,35 @@ def test_export_streams_past_page_boundaries_without_losing_rows(tmp_path):
 
 
 # Bad input: one line on stderr, non-zero exit, no traceback, and nothing written.
+
+
+def test_export_never_replaces_a_device_a_pipe_or_another_database(db, tmp_path):
+    device = tmp_path / "null"
+    os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of its own
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for target, words in ((device, "not a regular file"), (pipe, "not a regular file"), (db, "refusing to write over")):
+        for force in ([], ["--force"]):
+            result = cli("export", "trades", "-o", str(target), *force, "--database", str(db), cwd=tmp_path)
+            assert_one_line_error(result, str(target), words)
+    assert stat.S_ISCHR(device.stat().st_mode) and stat.S_ISFIFO(pipe.stat().st_mode)
+    other = tmp_path / "other.db"
+    shutil.copyfile(db, other)
+    before = digest(other)
+    forced = cli("export", "trades", "-o", str(other), "--force", "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(forced, "refusing to replace", "is a SQLite database")
+    assert digest(other) == before
+    for side in ("-wal", "-journal"):
+        result = cli("export", "trades", "-o", f"{other}{side}", "--database", str(db), cwd=tmp_path)
+        assert_one_line_error(result, f"of the SQLite database {other}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "other.db", "pipe", "trading.db"]
+
+
+def test_export_through_a_symlink_replaces_the_file_it_leads_to(db, tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    result = cli("export", "trades", "-o", str(link), "--force", "--database", str(db), cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert link.is_symlink() and len(list(csv.DictReader(io.StringIO(real.read_text())))) == 4

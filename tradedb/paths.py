@@ -56,14 +56,20 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_destination(
-    dest: str | os.PathLike[str], database: Path, *, field: str, overwrite: bool = False, sqlite_file: bool = False
+    dest: str | os.PathLike[str],
+    database: Path,
+    *,
+    field: str,
+    overwrite: bool = False,
+    sqlite_file: bool = False,
+    if_exists: str = "give a new file name, or remove that file",
 ) -> Path:
     """The resolved path to write `dest` at, after refusing the database, its side files and anything unsafe to replace.
 
     Refused: the database or its -wal/-shm/-journal (through symlinks, `..` or
     hard links), the side file of any other SQLite database, a dangling
     symlink, and anything that is not a regular file; an existing file unless
-    `overwrite` (never a SQLite database); with `sqlite_file`, a name that has
+    `overwrite` (never a SQLite database; `if_exists` says what to do); with `sqlite_file`, a name that has
     SQLite side files beside it already (SQLite would read them as the new
     database's own).
     """
@@ -95,7 +101,7 @@ def check_destination(
         if not stat.S_ISREG(mode):
             raise ValidationError(field, f"{given} is not a regular file (a device, pipe or socket); give a file name")
         if not overwrite:
-            raise ConflictError(f"{field}: {given} exists already; give a new file name, or remove that file")
+            raise ConflictError(f"{field}: {given} exists already; {if_exists}")
         if is_sqlite_database(real):
             raise ConflictError(f"{field}: refusing to replace {given}: it is a SQLite database; choose another file")
     if sqlite_file:

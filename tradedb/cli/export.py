@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -16,11 +14,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .. import Trade
+from ..paths import check_destination, publish
 from . import output
 from .common import CliError, database_path, open_existing, require_bot
 
 FIELDS = [field.name for field in dataclasses.fields(Trade)]
-SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files beside the database
 
 
 def csv_value(value: Any) -> str:
@@ -50,51 +48,20 @@ async def write_trades(trades: AsyncIterator[Trade], fmt: str, out: TextIO, prog
     return written
 
 
-def is_database_file(target: Path, database: Path) -> bool:
-    """True when `target` is the database or one of its -wal, -shm or -journal files (through links too)."""
-    for name in (database, *(database.with_name(database.name + suffix) for suffix in SIDE_FILES)):
-        if os.path.realpath(target) == os.path.realpath(name):
-            return True
-        with contextlib.suppress(OSError):  # OSError: one of them does not exist
-            if os.path.samefile(target, name):  # a hard link
-                return True
-    return False
-
-
-def check_target(target: Path, database: Path, force: bool) -> None:
-    """Refuse up front an --output that is the database (or its files), or that exists unless `force`."""
-    if is_database_file(target, database):
-        raise CliError(f"refusing to write over the database {database} (or its -wal/-shm files): "
-                       f"choose another --output than {target}")
-    if target.is_dir():
-        raise CliError(f"{target} is a folder; give --output a file name")
-    if not target.parent.is_dir():
+def check_target(target: Path, database: Path, force: bool) -> Path:
+    """The resolved --output to write: never the database or its files, only ever a regular file, over one only with `force`."""
+    real = check_destination(target, database, field="--output", overwrite=force, if_exists="use --force to replace it")
+    if not real.parent.is_dir():
         raise CliError(f"cannot write {target}: the folder {target.parent} does not exist")
-    if not force and (target.exists() or target.is_symlink()):
-        raise CliError(f"{target} already exists; use --force to replace it")
-
-
-def publish(partial: Path, target: Path, force: bool) -> None:
-    """Give the finished file its name, over an existing target only with `force` (checked atomically)."""
-    if force:
-        os.replace(partial, target)
-        return
-    try:
-        os.link(partial, target)  # fails, atomically, if the target exists
-    except FileExistsError:
-        raise CliError(f"{target} already exists; use --force to replace it") from None
-    except OSError:
-        # No hard links on this file system: check, then rename.
-        if target.exists() or target.is_symlink():
-            raise CliError(f"{target} already exists; use --force to replace it") from None
-        os.replace(partial, target)
+    return real
 
 
 async def run_export(options: argparse.Namespace) -> int:
     """Stream trades, in the order they were stored, to --output (written whole or not at all) or to stdout."""
     target = None if options.output is None else Path(options.output)
+    database = database_path(options)
     if target is not None:
-        check_target(target, database_path(options), options.force)
+        target = check_target(target, database, options.force)
     # On a terminal, progress only when the rows go to a file: on stdout it would mix with them.
     progress = output.Progress(output.interactive() and target is not None)
     async with open_existing(options) as repository:
@@ -109,9 +76,11 @@ async def run_export(options: argparse.Namespace) -> int:
         try:
             with open(partial, "x", encoding="utf-8", newline="") as out:
                 written = await write_trades(trades, options.format, out, progress)
-            publish(partial, target, options.force)
+            # Again, at the last moment: the file may have been swapped for a device or a database meanwhile.
+            check_target(target, database, options.force)
+            publish(partial, target, database=database, overwrite=options.force)
         finally:
             progress.clear()
             partial.unlink(missing_ok=True)
-    print(f"exported {output.plural(written, 'trade')} to {target}", file=sys.stderr)
+    print(f"exported {output.plural(written, 'trade')} to {options.output}", file=sys.stderr)
     return 0
