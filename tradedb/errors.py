@@ -38,6 +38,10 @@ class DatabaseBusy(TradeDBError):
     """The write lock could not be had within busy_timeout; nothing was written."""
 
 
+class DiskFull(TradeDBError):
+    """The file system holding the database (or a backup) has no room; the message names it and says what was kept."""
+
+
 class MigrationError(TradeDBError):
     """The database's schema is not one this version of tradedb can use."""
 

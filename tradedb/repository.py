@@ -29,7 +29,7 @@ from .records import (
     Trade,
     as_fields,
 )
-from .sqlite import Database
+from .sqlite import Database, disk_full, is_disk_full, opening_failed_for_space, release_frames
 from .values import MAX_INTEGER, exact_text, shown
 
 DEFAULT_DATABASE = "db/trading.db"
@@ -344,10 +344,19 @@ async def open_repository(database: str | os.PathLike[str] | None, migrate: bool
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
+        if is_disk_full(error):
+            raise disk_full(path, f"the folder {path.parent} could not be created", "free some space there") from error
         raise ValidationError("database", f"cannot create the folder {path.parent}: {error.strerror}") from None
-    await asyncio.to_thread(prepare, path, migrate=migrate, busy_timeout=float(busy_timeout))
-    db = Database(path, float(busy_timeout))
-    await db.open()
+    try:
+        await asyncio.to_thread(prepare, path, migrate=migrate, busy_timeout=float(busy_timeout))
+        db = Database(path, float(busy_timeout))
+        await db.open()  # closes what it opened when it fails
+    except Exception as error:
+        release_frames(error)  # so that nothing the failed attempt opened stays open
+        full = opening_failed_for_space(path, error)
+        if full is None:
+            raise
+        raise full from error
     return Repository(db)
 
 

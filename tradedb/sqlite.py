@@ -18,12 +18,14 @@ the same `read`, `write` and `transaction` over asyncpg.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import random
 import re
 import sqlite3
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -33,7 +35,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .errors import ConflictError, DatabaseBusy, InvalidTransition, TradeDBError, ValidationError
+from .errors import ConflictError, DatabaseBusy, DiskFull, InvalidTransition, TradeDBError, ValidationError
 from .paths import publish
 from .queries import Query
 
@@ -110,9 +112,104 @@ def is_integer_overflow(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and str(error) == "integer overflow"
 
 
-def translate(error: sqlite3.Error, busy_timeout: float) -> TradeDBError:
-    """The tradedb error for an error SQLite raised."""
+# With less free space than this, the next writes may fail for want of room:
+# one trade's commit appends about a dozen 4 KiB pages to the WAL (its row,
+# the trades table's indexes, the bot's books: ~45 KB measured), and a
+# checkpoint grows the database by the pages it copies back. 1 MiB is room
+# for about twenty such commits, or for one batch of a few hundred trades.
+LOW_DISK_BYTES = 1 << 20
+# SQLite checkpoints the WAL by itself only once it holds 1000 pages (4 MiB
+# at tradedb's 4 KiB pages); with less free space than that on top of
+# LOW_DISK_BYTES, after a disk-full error, the WAL is truncated after each
+# commit instead (see Database._give_back_space).
+WAL_ROOM = 1000 * 4096 + LOW_DISK_BYTES
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether SQLite (SQLITE_FULL) or the system (ENOSPC, EDQUOT) refused for want of space."""
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _nearest_folder(path: Path) -> str:
+    folder = os.path.dirname(os.path.realpath(path))
+    while not os.path.isdir(folder) and folder != os.path.dirname(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def mount_point(path: Path) -> str:
+    """The mount point of the file system that holds (or would hold) the file `path`."""
+    folder = _nearest_folder(path)
+    while not os.path.ismount(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes a process without root's reserve can still write on the file system holding the file `path`."""
+    stats = os.statvfs(_nearest_folder(path))
+    return stats.f_bavail * stats.f_frsize
+
+
+def disk_full(path: Path, outcome: str, advice: str = "free some space there, then retry (no restart needed)") -> DiskFull:
+    """A DiskFull naming the file system that holds `path`, its free bytes, and `outcome` (what was written)."""
+    try:
+        where = f"the file system at {mount_point(path)} (holding {path}) is full: {free_bytes(path)} bytes free"
+    except OSError:
+        where = f"the file system holding {path} is full"
+    return DiskFull(f"{where}; {outcome}: {advice}")
+
+
+def opening_failed_for_space(path: Path, error: BaseException) -> DiskFull | None:
+    """The DiskFull to raise when opening `path` failed with `error` on a full disk, else None."""
+    # On a full disk the failure may surface anywhere in opening (yoyo's own
+    # tables, a migration, SQLite's -shm file), not always as SQLITE_FULL:
+    # creating the -shm file fails as an I/O error (SQLITE_IOERR_SHMSIZE).
+    if isinstance(error, DiskFull):
+        return error
+    causes: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if not any(is_disk_full(cause) for cause in causes):
+        io_error = any(
+            isinstance(cause, sqlite3.Error) and getattr(cause, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_IOERR
+            for cause in causes
+        )
+        try:
+            if not (io_error and free_bytes(path) < LOW_DISK_BYTES):
+                return None
+        except OSError:
+            return None
+    return disk_full(
+        path, f"opening it failed ({type(error).__name__}: {error})", "free some space there, then connect again"
+    )
+
+
+def release_frames(error: BaseException) -> None:
+    """Drop the locals of the finished frames in `error`'s traceback and its causes'."""
+    # A failed migration leaves yoyo's connection open behind cursors held
+    # by those frames' locals (a zombie SQLite closes once they are freed);
+    # the traceback would keep the database file open as long as the error
+    # lives, which is past gc (measured on a full disk).
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        traceback.clear_frames(cause.__traceback__)
+        cause = cause.__cause__ or cause.__context__
+
+
+def translate(error: sqlite3.Error, busy_timeout: float, path: Path | None = None) -> TradeDBError:
+    """The tradedb error for an error SQLite raised (on the database at `path`, when known)."""
     message = str(error)
+    if is_disk_full(error):
+        if path is None:
+            return DiskFull("the disk holding the database is full; nothing was written: free some space, then retry")
+        return disk_full(path, "nothing was written")
     if is_busy(error):
         return DatabaseBusy(
             f"the database stayed locked by another writer for busy_timeout={busy_timeout}s; "
@@ -197,8 +294,10 @@ def _in_savepoint(session: Session, unit: Callable[..., Result], args: tuple[Any
     try:
         result = unit(session, *args)
     except BaseException:
-        connection.execute("ROLLBACK TO tradedb_unit")
-        connection.execute("RELEASE tradedb_unit")
+        # Some failures (a full disk) make SQLite roll back the whole transaction, savepoints and all.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK TO tradedb_unit")
+            connection.execute("RELEASE tradedb_unit")
         raise
     connection.execute("RELEASE tradedb_unit")
     return result
@@ -215,6 +314,28 @@ def _in_snapshot(session: Session, unit: Callable[..., Result], args: tuple[Any,
 
 def _execute(session: Session, sql: str) -> None:
     session.connection.execute(sql)
+
+
+def _commit(session: Session) -> None:
+    session.connection.execute("COMMIT")
+
+
+def _truncate_wal(session: Session) -> bool:
+    """Copy the whole WAL into the database and truncate it to nothing; whether that was done."""
+    try:
+        (busy, _, _) = session.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error:
+        # Still no room to grow the database by the pages it would copy back.
+        return False
+    # Busy: another connection is reading from the WAL.
+    return bool(busy == 0)
+
+
+def _undo_savepoint(session: Session, name: str) -> None:
+    # Gone already when SQLite rolled back the whole transaction (a full disk).
+    if session.connection.in_transaction:
+        session.connection.execute(f"ROLLBACK TO {name}")
+        session.connection.execute(f"RELEASE {name}")
 
 
 def _rollback_if_open(session: Session) -> None:
@@ -294,6 +415,12 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._savepoints = 0
+        # Swapped, rather than checked on every write: after a disk-full error
+        # until the WAL is truncated (see _give_back_space), and while the
+        # caller's transaction() block outlives a rollback SQLite did itself.
+        self._unit: Callable[..., Any] = _in_transaction
+        self._nested: Callable[..., Any] = _in_savepoint
+        self._finish: Callable[[Session], None] = _commit
 
     async def open(self) -> None:
         """Open both connections (the writer first: it switches the file to WAL)."""
@@ -308,7 +435,7 @@ class Database:
             await self._reader.connection
         except sqlite3.Error as error:
             await self.close()
-            raise translate(error, self.busy_timeout) from error
+            raise translate(error, self.busy_timeout, self.path) from error
 
     async def close(self) -> None:
         """Close both connections; safe to call twice."""
@@ -326,7 +453,70 @@ class Database:
         try:
             return await worker.run(function, *args)
         except sqlite3.Error as error:
-            raise translate(error, self.busy_timeout) from error
+            if is_disk_full(error):
+                full = await self._out_of_space(worker)
+                raise full from error
+            raise translate(error, self.busy_timeout, self.path) from error
+
+    async def _out_of_space(self, worker: _Worker) -> DiskFull:
+        """The DiskFull for a call that failed for want of space, once the WAL gave back what it could."""
+        if worker is self._reader:
+            return disk_full(self.path, "nothing was written (this was a read: SQLite needs room for its -shm file)")
+        if not self._owns_transaction():
+            # The unit's transaction has been rolled back (_in_transaction).
+            await self._give_back_space()
+            return disk_full(self.path, "nothing was written (the transaction was rolled back)")
+        assert worker.session is not None
+        if worker.session.connection.in_transaction:
+            return disk_full(
+                self.path, "this call wrote nothing; the transaction is still open, its earlier writes not yet committed"
+            )
+        # SQLite rolled the whole transaction back itself. What the caller's
+        # block does next must not be committed as if it were part of it.
+        self._nested, self._finish = self._refuse_rolled_back, self._refuse_rolled_back
+        return disk_full(
+            self.path,
+            "SQLite rolled back the whole transaction, so nothing of it was written (later writes in the block are "
+            "refused)",
+            "free some space there, then run the transaction again",
+        )
+
+    def _refuse_rolled_back(self, session: Session, *args: Any) -> Any:
+        raise disk_full(
+            self.path,
+            "this transaction was rolled back when the disk filled, so nothing of it is written, nor is this",
+            "leave the `async with repo.transaction()` block, free some space there, then run it again",
+        )
+
+    async def _give_back_space(self) -> None:
+        """Truncate the WAL; while the disk is too full for that, try again after each commit until it works."""
+        # A WAL is only reused from its start after a checkpoint, and only
+        # shrinks when truncated: on a small disk it keeps the space it took,
+        # and refills what is freed, long before SQLite's own checkpoint
+        # (measured: 36 of 50 writes failed again after 1 MB was freed).
+        # Truncating needs room to grow the database by the pages it copies
+        # back, so on a full disk it fails until some space is freed.
+        self._truncating(not await self._writer.run(self._wal_truncated_with_room))
+
+    def _wal_truncated_with_room(self, session: Session) -> bool:
+        """Truncate the WAL; whether that worked and the disk has room for the WAL to grow until SQLite's checkpoint."""
+        try:
+            return _truncate_wal(session) and free_bytes(self.path) >= WAL_ROOM
+        except OSError:
+            return False
+
+    def _truncating(self, on: bool) -> None:
+        self._unit = self._in_transaction_then_truncate if on else _in_transaction
+        self._finish = self._commit_then_truncate if on else _commit
+
+    def _in_transaction_then_truncate(self, session: Session, unit: Callable[..., Result], args: tuple[Any, ...]) -> Result:
+        result = _in_transaction(session, unit, args)
+        self._truncating(not self._wal_truncated_with_room(session))
+        return result
+
+    def _commit_then_truncate(self, session: Session) -> None:
+        _commit(session)
+        self._truncating(not self._wal_truncated_with_room(session))
 
     async def _take_write_turn(self) -> None:
         """Wait for this repository's writer, at most busy_timeout; release it with _write_lock.release()."""
@@ -345,10 +535,10 @@ class Database:
     async def write(self, unit: Callable[..., Result], *args: Any) -> Result:
         """Run unit(session, *args) as one write transaction, or in the caller's open one."""
         if self._owns_transaction():
-            return await self._call(self._writer, _in_savepoint, unit, args)
+            return await self._call(self._writer, self._nested, unit, args)
         await self._take_write_turn()
         try:
-            return await self._call(self._writer, _in_transaction, unit, args)
+            return await self._call(self._writer, self._unit, unit, args)
         finally:
             self._write_lock.release()
 
@@ -368,8 +558,7 @@ class Database:
             try:
                 yield
             except BaseException:
-                await self._call(self._writer, _execute, f"ROLLBACK TO {name}")
-                await self._call(self._writer, _execute, f"RELEASE {name}")
+                await self._call(self._writer, _undo_savepoint, name)
                 raise
             finally:
                 self._savepoints -= 1
@@ -387,9 +576,15 @@ class Database:
             self._owner = asyncio.current_task()
             try:
                 yield
-                await self._call(self._writer, _execute, "COMMIT")
-            except BaseException:
+                await self._call(self._writer, self._finish)
+            except BaseException as error:
+                self._nested, self._finish = _in_savepoint, (
+                    _commit if self._unit is _in_transaction else self._commit_then_truncate
+                )
                 await self._call(self._writer, _rollback_if_open)
+                if isinstance(error, DiskFull):
+                    await self._give_back_space()
+                    raise disk_full(self.path, "the transaction was rolled back: nothing of it was written") from error
                 raise
             finally:
                 self._owner = None
@@ -411,8 +606,19 @@ class Database:
         try:
             await asyncio.to_thread(copy_database, self.path, dest, self.busy_timeout)
         except sqlite3.OperationalError as error:
+            if is_disk_full(error):
+                raise _backup_disk_full(dest) from error
             if "unable to open" not in str(error):
                 raise translate(error, self.busy_timeout) from error
             raise TradeDBError(f"cannot write the backup {dest}: {error}; choose a writable folder") from error
         except sqlite3.Error as error:
             raise translate(error, self.busy_timeout) from error
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            raise _backup_disk_full(dest) from error
+
+
+def _backup_disk_full(dest: Path) -> DiskFull:
+    # copy_database has removed its partial file by now.
+    return disk_full(dest, f"no backup was written ({dest} was not created)", "free some space there, or back up elsewhere")

@@ -17,7 +17,7 @@ from .errors import ValidationError
 from .migrations import applied_ids, default_backup_path, schema_problems, state_of
 from .paths import check_destination
 from .queries import QUERIES
-from .sqlite import Session
+from .sqlite import LOW_DISK_BYTES, Session, free_bytes, mount_point
 from .values import time_to_text, utc_now
 
 COUNT_OLD_TRADES = QUERIES["count_finished_trades_before"]
@@ -117,6 +117,7 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         "foreign_key_violations": None,
         "row_counts": None,
         "file_size_bytes": None,
+        "free_disk_bytes": None,
         "stale_bots": None,
         "problems": problems,
     }
@@ -169,6 +170,13 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         )
     check("row_counts", lambda: dict(zip(("bot_instances", "trades", "performance_metrics"), session.one(ROW_COUNTS, {}))))
     check("file_size_bytes", lambda: database_size(path))
+    check("free_disk_bytes", lambda: free_bytes(path))
+    if report["free_disk_bytes"] is not None and report["free_disk_bytes"] < LOW_DISK_BYTES:
+        # Below this, writes fail (or soon will) with DiskFull: see LOW_DISK_BYTES.
+        problems.append(
+            f"the file system at {mount_point(path)} holding the database has {report['free_disk_bytes']} bytes free "
+            f"(under {LOW_DISK_BYTES}): writes fail with DiskFull; free some space there"
+        )
     check("stale_bots", lambda: len(get_stale_bots(session, stale_after)))
     if report["journal_mode"] is not None and report["journal_mode"] != "wal":
         problems.append(f"journal_mode is {report['journal_mode']}, not wal: bots writing at once will wait on readers")
