@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -228,3 +229,180 @@ async def test_trade_ids_are_stored_as_lowercase_hyphenated_uuids(repo, bot, raw
 async def test_ids_that_are_not_uuids_are_refused(repo, bot, bad):
     with pytest.raises(tradedb.ValidationError, match="^id: .* is not a UUID"):
         await repo.create_trade(trade_data(id=bad))
+
+
+# Hostile values: each is refused with a ValidationError naming the field, never another exception.
+
+
+class FloatOffset(tzinfo):
+    def utcoffset(self, moment):
+        return 1.5  # not a timedelta
+
+    def dst(self, moment):
+        return None
+
+
+class DayOffset(tzinfo):
+    def utcoffset(self, moment):
+        return timedelta(days=1)  # datetime allows strictly less than a day
+
+    def dst(self, moment):
+        return None
+
+
+class RaisingOffset(tzinfo):
+    def utcoffset(self, moment):
+        raise RuntimeError("no offset today")
+
+    def dst(self, moment):
+        return None
+
+
+@pytest.mark.parametrize("zone", [FloatOffset(), DayOffset(), RaisingOffset()])
+async def test_a_time_zone_whose_utcoffset_fails_is_refused(repo, bot, zone):
+    moment = datetime(2024, 3, 1, 12, 0, tzinfo=zone)
+    with pytest.raises(tradedb.ValidationError, match="utcoffset") as caught:
+        await repo.create_trade(trade_data(entry_time=moment))
+    assert caught.value.field == "entry_time"
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.get_closed_trades(since=moment)
+    assert caught.value.field == "since"
+    assert await repo.get_open_trades() == []
+
+
+class ShiftyDatetime(datetime):
+    def isoformat(self, *args, **kwargs):
+        return "garbage"
+
+    def astimezone(self, tz=None):
+        raise RuntimeError("never called")
+
+
+async def test_a_datetime_subclass_is_stored_by_its_value_not_its_methods(repo, bot, raw):
+    moment = ShiftyDatetime(2024, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    trade = await repo.create_trade(trade_data(entry_time=moment))
+    assert trade.entry_time == datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+    assert raw.execute("SELECT entry_time FROM trades").fetchone() == ("2024-03-01 12:00:00.000000Z",)
+
+
+@pytest.mark.parametrize("huge", [10**5000, -(10**5000), "9" * 100_000], ids=["int", "negative int", "text"])
+async def test_numbers_too_long_to_print_are_refused_with_a_short_message(repo, bot, huge):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.update_bot_instance("bot-1", {"current_balance": huge})
+    assert caught.value.field == "current_balance"
+    assert "does not fit DECIMAL(20,8)" in str(caught.value) and len(str(caught.value)) < 300
+    assert (await repo.get_bot_instance("bot-1")).current_balance == D(1000)
+
+
+def nested(depth: int) -> list:
+    """A list nesting `depth` lists (depth 1 is [])."""
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "bad", [nested(500), "x" * 5_000_000, {"deep": nested(2000)}], ids=["500 deep", "5 MB", "2000 deep"]
+)
+async def test_messages_show_a_callers_value_cut_short(repo, bot, bad):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.create_trade(trade_data(direction=bad))
+    assert caught.value.field == "direction" and len(str(caught.value)) < 300
+
+
+def test_shown_never_raises_and_stays_short():
+    from tradedb.values import shown
+
+    class Loud:
+        def __repr__(self):
+            raise RuntimeError("no")
+
+    class Recursive:
+        def __repr__(self):
+            return repr(self)
+
+    looped: list = []
+    looped.append(looped)
+    for value in (Loud(), Recursive(), looped, nested(3000), 10**10000, "y" * 10**6, {i: nested(50) for i in range(99)}):
+        assert len(shown(value)) <= 100
+
+
+async def test_json_up_to_the_limits_is_stored_and_beyond_them_refused(repo, bot, raw):
+    from tradedb.values import JSON_MAX_BYTES, JSON_MAX_DEPTH
+
+    deepest = {"a": nested(JSON_MAX_DEPTH - 1)}
+    assert (await repo.update_bot_instance("bot-1", {"extra_metadata": deepest})).extra_metadata == deepest
+    brackets_in_text = {"a": "[" * 100 + "{" * 100}  # brackets inside strings are no nesting
+    assert (await repo.update_bot_instance("bot-1", {"extra_metadata": brackets_in_text})).extra_metadata == brackets_in_text
+    largest = "x" * (JSON_MAX_BYTES - 2)  # with its two quotes, JSON_MAX_BYTES bytes
+    assert (await repo.update_bot_instance("bot-1", {"extra_metadata": largest})).extra_metadata == largest
+    wide = "\u00e9" * ((JSON_MAX_BYTES - 2) // 2)  # two UTF-8 bytes a character
+    assert (await repo.update_bot_instance("bot-1", {"extra_metadata": wide})).extra_metadata == wide
+
+    stored = raw.execute("SELECT extra_metadata FROM bot_instances").fetchone()
+    for bad, words in [
+        ({"a": nested(JSON_MAX_DEPTH)}, "nested more than 32 levels"),
+        (nested(500), "nested more than 32 levels"),
+        (nested(5000), "nested more than 32 levels"),  # json.dumps itself stops with RecursionError
+        ("x" * (JSON_MAX_BYTES - 1), "at most 1048576"),
+        ("x" + wide, "at most 1048576"),
+        ({"n": 10**5000}, "cannot be stored as JSON"),
+        ({"s": "\ud800"}, "lone surrogate"),
+    ]:
+        with pytest.raises(tradedb.ValidationError, match=words) as caught:
+            await repo.update_bot_instance("bot-1", {"extra_metadata": bad})
+        assert caught.value.field == "extra_metadata" and len(str(caught.value)) < 300
+        with pytest.raises(tradedb.ValidationError, match=words):
+            await repo.create_trade(trade_data(extra_metadata=bad))
+    assert raw.execute("SELECT extra_metadata FROM bot_instances").fetchone() == stored
+    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("bad, words", [("\ud800", "lone surrogate"), ("bot\x00-1", "NUL character")])
+async def test_text_sqlite_cannot_store_faithfully_is_refused_everywhere(repo, bot, bad, words):
+    with pytest.raises(tradedb.ValidationError, match=words) as caught:
+        await repo.create_bot_instance({"id": bad, "type": "paper"})
+    assert caught.value.field == "id"
+    for field in ("symbol", "exit_reason", "entry_logic_name"):
+        with pytest.raises(tradedb.ValidationError, match=words) as caught:
+            await repo.create_trade(trade_data(**{field: bad}))
+        assert caught.value.field == field
+    with pytest.raises(tradedb.ValidationError, match=words):
+        await repo.get_open_trades(bot_id=bad)
+    with pytest.raises(tradedb.ValidationError, match=words):
+        await repo.heartbeat(bad)
+    assert await repo.list_bot_instances() == [bot]
+
+
+@pytest.mark.parametrize(
+    "column, damage",
+    [("extra_metadata", '{"half": [1, 2'), ("entry_price", "fifty"), ("entry_time", "yesterday"), ("size", "")],
+)
+async def test_a_damaged_stored_value_says_the_database_is_damaged(repo, bot, raw, column, damage):
+    trade = await repo.create_trade(trade_data(extra_metadata={"half": [1, 2]}))
+    # As a hand edit, or a truncated file, would leave it: past the schema's CHECKs.
+    raw.execute("PRAGMA ignore_check_constraints = ON")
+    raw.execute(f"UPDATE trades SET {column} = ? WHERE id = ?", (damage, trade.id))
+    for read in (repo.get_trade_by_id(trade.id), repo.get_open_trades(), repo.start_bot({"id": "bot-1", "type": "paper"})):
+        with pytest.raises(tradedb.DatabaseDamaged) as caught:
+            await read
+        message = str(caught.value)
+        assert f"trades.{column}" in message and trade.id in message and "tradedb status --full" in message
+    with pytest.raises(tradedb.DatabaseDamaged):
+        [t async for t in repo.iter_trades()]
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=30,
+    ),
+    st.sampled_from([None, 2]),
+)
+def test_the_decoder_for_deep_json_reads_what_json_loads_reads(value, indent):
+    from tradedb.values import _loads_deep
+
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    assert _loads_deep(text) == json.loads(text)
