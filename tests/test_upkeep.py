@@ -368,7 +368,7 @@ async def test_migrating_a_database_with_data_backs_it_up_first_and_logs_where(
     assert re.fullmatch(r"trading-\d{8}T\d{6}\.\d{6}Z-before-0002\.symbol-index\.db", backup.name)
     assert dump(backup) == database_with_data
     assert any(str(backup) in record.getMessage() for record in caplog.records)
-    assert schema_state(db_path).applied == ["0001.initial-schema", "0002.symbol-index"]
+    assert schema_state(db_path).applied == ["0001.initial-schema", "0002.books-and-views", "0002.symbol-index"]
 
 
 async def test_a_new_database_or_one_without_pending_migrations_is_not_backed_up(db_path, migrations_dir):
@@ -427,7 +427,7 @@ async def test_a_failing_untransacted_migration_on_a_new_database_says_what_it_l
     with pytest.raises(tradedb.MigrationError) as caught:
         await tradedb.connect(db_path)
     message = str(caught.value)
-    assert "0001.initial-schema) were rolled back" in message
+    assert "(0001.initial-schema, 0002.books-and-views) were rolled back" in message
     assert "0002.untransacted runs without a transaction, so its statements before the failing one were kept" in message
     assert f"delete {db_path} and retry" in message
     connection = sqlite3.connect(db_path)
@@ -446,7 +446,7 @@ async def test_health_of_a_healthy_database(repo, history, db_path):
         "database": str(db_path),
         "sqlite_version": sqlite3.sqlite_version,
         "journal_mode": "wal",
-        "applied_migrations": ["0001.initial-schema"],
+        "applied_migrations": ["0001.initial-schema", "0002.books-and-views"],
         "pending_migrations": [],
         "integrity": "ok",
         "foreign_key_violations": 0,
