@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import sqlite3
@@ -92,7 +93,7 @@ def test_status_reports_health_and_exits_1_when_unhealthy(db, tmp_path):
 
 def test_bots_shows_books_open_trades_and_stale_marker(db, tmp_path):
     rows = {row["id"]: row for row in json.loads(cli("bots", "--json", "--database", str(db), cwd=tmp_path).out)}
-    assert rows["alpha"]["balance"] == "998.50000000" and rows["alpha"]["total_pnl"] == "-1.50000000"
+    assert rows["alpha"]["current_balance"] == "998.50000000" and rows["alpha"]["total_pnl"] == "-1.50000000"
     assert rows["alpha"]["open_trades"] == 1 and rows["alpha"]["stale"] is False
     assert rows["beta"]["stale"] is True and rows["beta"]["heartbeat_age_seconds"] >= 3600
     assert rows["gamma"]["stale"] is False  # stopped bots are never stale
@@ -343,3 +344,129 @@ def test_export_through_a_symlink_replaces_the_file_it_leads_to(db, tmp_path):
     result = cli("export", "trades", "-o", str(link), "--force", "--database", str(db), cwd=tmp_path)
     assert result.code == 0, result.err
     assert link.is_symlink() and len(list(csv.DictReader(io.StringIO(real.read_text())))) == 4
+
+
+# JSON: every column under its own name, one time format.
+
+
+async def _records(path: Path) -> tuple[list[tradedb.BotInstance], list[tradedb.Trade]]:
+    async with tradedb.connect(path, migrate=False) as repo:
+        return await repo.list_bot_instances(), await repo.get_open_trades()
+
+
+def test_bots_json_has_every_column_under_its_own_name(db, tmp_path):
+    from tradedb.cli.output import plain
+
+    rows = {row["id"]: row for row in json.loads(cli("bots", "--json", "--database", str(db), cwd=tmp_path).out)}
+    bots, _ = asyncio.run(_records(db))
+    assert len(rows) == len(bots) == 3
+    for bot in bots:
+        row = rows[bot.id]
+        assert {name: row[name] for name in plain(bot)} == plain(bot)  # started_at, config_file, extra_metadata too
+        assert set(row) - set(plain(bot)) == {"open_trades", "heartbeat_age_seconds", "stale"}
+    assert "balance" not in rows["alpha"] and rows["alpha"]["current_balance"] == "998.50000000"
+
+
+STORED_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")  # the storage form, never in JSON
+JSON_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_every_json_output_writes_times_one_way(db, tmp_path):
+    stored = cli("metrics", "alpha", "--since", "2024-03-01", "--until", "2030-01-01", "--database", str(db), cwd=tmp_path)
+    assert stored.code == 0, stored.err
+    outputs = [json.loads(cli(*args, "--json", "--database", str(db), cwd=tmp_path).out) for args in (
+        ["bots"], ["trades", "--limit", "0"], ["summary"], ["status"],
+        ["metrics", "alpha", "--no-store", "--since", "2024-03-01T00:00:00+01:00"],
+    )]
+    jsonl = cli("export", "trades", "--format", "jsonl", "--database", str(db), cwd=tmp_path).out
+    outputs += [json.loads(line) for line in jsonl.splitlines()]
+    strings = [s for output in outputs for s in _strings(output)]
+    assert not [s for s in strings if STORED_TIME.search(s)]
+    metadata = outputs[-5]["extra_metadata"]
+    assert metadata["since"] == "2024-02-29T23:00:00Z" and metadata["until"] is None
+    assert metadata["first_exit_time"] == "2024-03-02T12:00:00Z" and JSON_TIME.fullmatch(metadata["last_exit_time"])
+
+    async def latest() -> dict[str, object]:
+        async with tradedb.connect(db, migrate=False) as repo:
+            return (await repo.get_performance_metrics("alpha", limit=1))[0].extra_metadata
+
+    kept = asyncio.run(latest())  # as stored by the metrics command above
+    assert kept["since"] == "2024-03-01T00:00:00Z" and kept["until"] == "2030-01-01T00:00:00Z"
+
+
+# Global options before or after the subcommand.
+
+
+def test_global_options_work_before_the_subcommand_and_after_it_wins(db, tmp_path):
+    before = cli("--database", str(db), "--json", "bots", cwd=tmp_path)
+    after = cli("bots", "--json", "--database", str(db), cwd=tmp_path)
+    assert before.code == 0 and json.loads(before.out)[0]["id"] == "alpha"
+    assert [b["id"] for b in json.loads(before.out)] == [b["id"] for b in json.loads(after.out)]
+    both = cli("--database", str(tmp_path / "nope.db"), "bots", "--json", "--database", str(db), cwd=tmp_path)
+    assert both.code == 0 and len(json.loads(both.out)) == 3
+    other_way = cli("--database", str(db), "bots", "--database", str(tmp_path / "nope.db"), cwd=tmp_path)
+    assert_one_line_error(other_way, "no database at", "nope.db")
+    assert cli("--debug", "--database", str(db), "trades", "--limit", "1", cwd=tmp_path).code == 0
+    no_json = cli("--json", "export", "trades", "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(no_json, "--json", "export")
+    assert no_json.code == 2 and no_json.out == ""
+
+
+# The trades table fits the terminal.
+
+
+def test_trades_fit_the_terminal_and_wide_shows_every_column(db, tmp_path):
+    full = json.loads(cli("trades", "--json", "--database", str(db), cwd=tmp_path).out)
+    every = ["id", "bot_id", "symbol", "direction", "status", "entry_time", "entry_price", "size", "exit_time",
+             "exit_price", "net_pnl"]
+    for columns in (None, "100", "80", "60", "20"):
+        env = None if columns is None else {"COLUMNS": columns}
+        result = cli("trades", "--database", str(db), cwd=tmp_path, env=env)
+        lines = result.out.splitlines()
+        assert result.code == 0 and result.err == "" and len(lines) == 2 + len(full)
+        if columns != "20":  # too narrow for even the id, the symbol and the net PnL: those show anyway
+            assert max(len(line) for line in lines) <= int(columns or 120), (columns, result.out)
+        header = lines[0].split()
+        assert {"id", "symbol", "net_pnl"} <= set(header) and set(header) <= set(every)
+        for trade, line in zip(full, lines[2:]):
+            cells = line.split()
+            assert cells[0] == trade["id"][:8]
+            for name in ("entry_price", "size", "exit_price", "net_pnl", "entry_time", "exit_time"):
+                if name in header and trade[name] is not None:
+                    assert trade[name] in cells  # amounts and times: whole, or not shown
+    narrow = cli("trades", "--database", str(db), cwd=tmp_path, env={"COLUMNS": "80"}).out.splitlines()[0].split()
+    assert "exit_time" not in narrow and "net_pnl" in narrow
+    wide = cli("trades", "--wide", "--database", str(db), cwd=tmp_path, env={"COLUMNS": "80"}).out.splitlines()
+    assert wide[0].split() == every and len(wide[0]) > 120
+    assert [line.split()[0] for line in wide[2:]] == [trade["id"] for trade in full]
+
+
+async def _huge_symbol(path: Path) -> None:
+    async with tradedb.connect(path) as repo:
+        await repo.create_bot_instance({"id": "many", "type": "paper"})
+        common = {"bot_id": "many", "trade_type": "paper", "entry_logic_name": "E", "exit_logic_name": "X",
+                  "interval": "1h", "direction": "long", "entry_time": T0, "entry_price": "1", "size": "1"}
+        await repo.create_trades([{**common, "symbol": "BTCUSDT"} for _ in range(500)]
+                                 + [{**common, "symbol": "\x1b[2J" + "X" * 1_000_000}])
+
+
+def test_a_huge_value_is_cut_in_tables_not_padded_into_every_row(tmp_path):
+    path = tmp_path / "huge.db"
+    asyncio.run(_huge_symbol(path))
+    for wide in ([], ["--wide"]):
+        result = cli("trades", "--limit", "0", *wide, "--database", str(path), cwd=tmp_path)
+        lines = result.out.splitlines()
+        assert result.code == 0 and len(lines) == 503
+        assert max(len(line) for line in lines) <= (200 if wide else 120), max(len(line) for line in lines)
+        huge = next(line for line in lines if "\\x1b[2J" in line)  # escaped: it cannot clear the terminal
+        assert "\x1b" not in result.out and "X…" in huge
+    whole = json.loads(cli("trades", "--json", "--limit", "0", "--database", str(path), cwd=tmp_path).out)
+    assert max(len(trade["symbol"]) for trade in whole) == 1_000_004  # full values in --json

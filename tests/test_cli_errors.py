@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -125,3 +126,27 @@ def test_decimal_output_is_never_scientific(tmp_path):
     tiny = Decimal("1E-8")
     assert text(tiny) == "0.00000001" and json.loads(json_text({"x": tiny})) == {"x": "0.00000001"}
     assert text(Decimal("1E+3")) == "1000"
+
+
+@pytest.mark.parametrize("args", [["summary"], ["metrics", "alpha"], ["metrics", "alpha", "--no-store"]])
+def test_since_later_than_until_is_a_usage_error(db, tmp_path, args):
+    before = digest(db)
+    result = cli(*args, "--since", "2024-03-02", "--until", "2024-03-01T23:59", "--database", str(db), cwd=tmp_path)
+    assert_one_line_error(result, "--since", "later than --until")
+    assert result.code == 2 and digest(db) == before
+    same = cli(*args, "--since", "2024-03-02", "--until", "2024-03-02", "--json", "--database", str(db), cwd=tmp_path)
+    assert same.code == 0, same.err
+
+
+async def test_since_later_than_until_is_a_validation_error_in_the_api(db):
+    import tradedb
+
+    async with tradedb.connect(db, migrate=False) as repo:
+        calls = [lambda **w: repo.get_closed_trades(**w), lambda **w: repo.get_trade_summary(**w),
+                 lambda **w: repo.calculate_performance_metrics("alpha", store=False, **w)]
+        for call in calls:
+            with pytest.raises(tradedb.ValidationError, match="later than until") as caught:
+                await call(since="2024-03-02T00:00:00Z", until=datetime(2024, 3, 1, 23, tzinfo=timezone.utc))
+            assert caught.value.field == "since"
+            await call(since="2024-03-02T00:00:00+01:00", until="2024-03-01T23:00:00Z")  # the same moment
+        assert len(await repo.get_performance_metrics("alpha")) == 1

@@ -225,6 +225,12 @@ def compute_metrics(results: Sequence[tuple[str, str | None]], start: Decimal | 
     return row
 
 
+def json_time(stored: str | None) -> str | None:
+    """A stored time as in all JSON tradedb writes: ISO-8601 UTC with a T and a Z (microseconds only when some)."""
+    moment = TIME.from_db(stored)
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
 def calculate_performance_metrics(
     session: Session,
     bot_id: str,
@@ -256,11 +262,11 @@ def calculate_performance_metrics(
             "starting_balance": MONEY.computed(starting_balance),
             "starting_balance_from": source,
             "trade_type": trade_type,
-            "since": since,
-            "until": until,
+            "since": json_time(since),
+            "until": json_time(until),
             "trade_count": len(results),
-            "first_exit_time": results[0][0] if results else None,
-            "last_exit_time": results[-1][0] if results else None,
+            "first_exit_time": json_time(results[0][0]) if results else None,
+            "last_exit_time": json_time(results[-1][0]) if results else None,
         },
     )
     return row

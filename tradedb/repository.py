@@ -80,6 +80,17 @@ def _whole_number(field: str, value: Any, minimum: int) -> int:
     return min(number, MAX_INTEGER)
 
 
+def _window(since: Any, until: Any) -> tuple[str | None, str | None]:
+    """`since` and `until` as stored; a since later than until is refused (it would match nothing, silently)."""
+    start, end = TIME.to_db("since", since), TIME.to_db("until", until)
+    # The stored form is fixed-width UTC text: it compares as the times do.
+    if start is not None and end is not None and start > end:
+        raise ValidationError(
+            "since", f"{start.replace(' ', 'T')} is later than until ({end.replace(' ', 'T')}); give a since at or before until"
+        )
+    return start, end
+
+
 def _duration(field: str, value: Any) -> timedelta:
     """A caller's timedelta of at least 0, as a plain timedelta (a subclass's own methods are never called)."""
     if not isinstance(value, timedelta):
@@ -157,8 +168,7 @@ class Repository:
             trades.get_closed_trades,
             _text_filter("bot_id", bot_id),
             _text_filter("symbol", symbol),
-            TIME.to_db("since", since),
-            TIME.to_db("until", until),
+            *_window(since, until),
             _limit(limit),
         )
 
@@ -257,8 +267,7 @@ class Repository:
             _text_filter("bot_id", bot_id),
             _text_filter("symbol", symbol),
             analytics.trade_type_filter(trade_type),
-            TIME.to_db("since", since),
-            TIME.to_db("until", until),
+            *_window(since, until),
         )
 
     async def calculate_performance_metrics(
@@ -279,8 +288,7 @@ class Repository:
             BOT_ID.to_db("bot_id", bot_id),
             analytics.starting_balance_argument(starting_balance),
             analytics.trade_type_filter(trade_type),
-            TIME.to_db("since", since),
-            TIME.to_db("until", until),
+            *_window(since, until),
         )
         if not store:
             return analytics.metrics_record(row)

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from .. import __version__
 from ..errors import TradeDBError
 from . import args as types
+from . import output
 from .commands import (
     DEFAULT_LIMIT,
     run_backup,
@@ -32,7 +33,8 @@ from .export import run_export
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 EPILOG = """\
-Every subcommand takes --database PATH_OR_URL (default: $TRADEDB_DATABASE, else db/trading.db).
+Every subcommand takes --database PATH_OR_URL (default: $TRADEDB_DATABASE, else db/trading.db)
+and --debug, before or after the subcommand (after it wins); --json likewise where a table is printed.
 Dates are ISO-8601 (2024-03-01, 2024-03-01T12:00:00Z); without an offset they mean UTC.
 Start with:  tradedb demo    then:  tradedb bots, tradedb trades, tradedb summary"""
 
@@ -45,19 +47,29 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _common(json_output: bool) -> Parser:
-    parent = Parser(add_help=False)
-    parent.add_argument(
+def _global_options(parser: Parser, json_output: bool, *, top: bool) -> None:
+    """--database, --debug (and --json), accepted before the subcommand (`top`) and after it."""
+
+    def default(value: object) -> object:
+        # After the subcommand, SUPPRESS: an option not given there leaves what
+        # was given before it alone, and one given there wins.
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument(
         "--database",
         metavar="PATH_OR_URL",
-        default=None,
+        default=default(None),
         help="database file or sqlite:/// URL (default: $TRADEDB_DATABASE, else db/trading.db)",
     )
-    # SUPPRESS: `tradedb --debug status` and `tradedb status --debug` both work.
-    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks and debug logs")
+    parser.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks and debug logs")
     if json_output:
-        parent.add_argument("--json", action="store_true", help="print JSON (Decimals as exact strings)")
+        parser.add_argument("--json", action="store_true", default=default(False),
+                            help="print JSON (Decimals as exact strings)")
+
+
+def _common(json_output: bool) -> Parser:
+    parent = Parser(add_help=False)
+    _global_options(parent, json_output, top=False)
     return parent
 
 
@@ -70,7 +82,7 @@ def build_parser() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tradedb {__version__}")
-    parser.add_argument("--debug", action="store_true", default=False, help="show tracebacks and debug logs")
+    _global_options(parser, True, top=True)
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", title="subcommands")
     plain, tabular = _common(False), _common(True)
 
@@ -79,7 +91,7 @@ def build_parser() -> Parser:
         child: Parser = sub.add_parser(
             name, help=help, description=help, parents=[tabular if json_output else plain]
         )
-        child.set_defaults(handler=handler)
+        child.set_defaults(handler=handler, takes_json=json_output)
         return child
 
     p = command("migrate", run_migrate, "apply pending schema migrations (backing up a database that has data)")
@@ -105,6 +117,8 @@ def build_parser() -> Parser:
     # None: the default, so that only a list the default cut gets the "showing the first 50" notice.
     p.add_argument("--limit", type=types.count, default=None, metavar="N",
                    help=f"show at most N trades (default: {DEFAULT_LIMIT}; 0: all)")
+    p.add_argument("--wide", action="store_true",
+                   help="every column and whole ids, however wide (default: fit the terminal, or 120 columns)")
 
     p = command("summary", run_summary, "trade counts, win rate and exact PnL totals")
     p.add_argument("--bot", metavar="ID", help="only this bot")
@@ -202,6 +216,13 @@ def _run(argv: Sequence[str] | None) -> int:
         # A subcommand is required: like any usage error, say so on stderr with exit status 2.
         parser.print_help(sys.stderr)
         return 2
+    if options.json and not options.takes_json:
+        parser.error(f"argument --json: {options.command} does not print JSON")
+    since, until = getattr(options, "since", None), getattr(options, "until", None)
+    if since is not None and until is not None and since > until:
+        # It would match nothing: an empty answer that looks like a real one.
+        parser.exit(2, f"tradedb {options.command}: error: argument --since: {output.iso_time(since)} is later than "
+                       f"--until {output.iso_time(until)}; give a --since at or before --until\n")
     configure_logging(options.debug)
     handler: Handler = options.handler
     try:

@@ -124,10 +124,14 @@ async def run_bots(options: argparse.Namespace) -> int:
             "last_heartbeat": bot.last_heartbeat, "heartbeat_age": age, "stale": bot.id in stale,
         })
     if options.json:
-        for row in rows:
-            age = row.pop("heartbeat_age")
-            row["heartbeat_age_seconds"] = None if age is None else round(age.total_seconds(), 3)
-        print(output.json_text(rows))
+        # Every column under its own name, as the record has it (so it can be fed back to start_bot),
+        # then what is computed here under names of its own.
+        print(output.json_text([
+            {**output.plain(bot), "open_trades": row["open_trades"],
+             "heartbeat_age_seconds": None if row["heartbeat_age"] is None else round(row["heartbeat_age"].total_seconds(), 3),
+             "stale": row["stale"]}
+            for bot, row in zip(bots, rows)
+        ]))
         return 0
     for row in rows:
         row["heartbeat_age"] = "-" if row["heartbeat_age"] is None else format_age(row["heartbeat_age"])
@@ -149,6 +153,37 @@ async def newest_exits(trades: AsyncIterator[Trade], keep: int | None) -> list[T
         elif entry > heap[0]:
             heapq.heapreplace(heap, entry)
     return [trade for _, _, trade in sorted(heap, reverse=True)]
+
+
+_TRADE_COLUMNS = ["id", "bot_id", "symbol", "direction", "status", "entry_time", "entry_price", "size",
+                  "exit_time", "exit_price", "net_pnl"]
+# What gives way when the table is wider than the terminal: these text
+# columns are cut first (down to these widths), then whole columns are left
+# out in this order. Amounts and times are never cut: shown whole or not at all.
+_TRADE_SHRINK = {"bot_id": 12, "symbol": 10}
+_TRADE_DROP = ["exit_time", "status", "size", "entry_time", "bot_id", "direction", "exit_price", "entry_price"]
+SHORT_ID = 8  # like git, ids are shown by a prefix, longer only where shown ids would share it
+
+
+def short_ids(ids: list[str]) -> int:
+    """The shortest prefix length, from SHORT_ID, that tells the given ids apart."""
+    length = SHORT_ID
+    while len({i[:length] for i in ids}) < len(set(ids)):
+        length += 1
+    return length
+
+
+def _fit_trades(rows: list[dict[str, Any]], options: argparse.Namespace) -> None:
+    """The trades table in the terminal's width: ids shortened, then text cut, then columns left out."""
+    length = short_ids([row["id"] for row in rows])
+    for row in rows:
+        row["id"] = row["id"][:length]
+    # A column the filter fixes says nothing: it goes first.
+    fixed = [name for name, given in (("bot_id", options.bot), ("symbol", options.symbol)) if given is not None]
+    hidden = output.table(rows, _TRADE_COLUMNS, width=output.terminal_width(), shrink=_TRADE_SHRINK,
+                          drop=fixed + _TRADE_DROP)
+    if hidden and sys.stderr.isatty():
+        print(f"tradedb: {', '.join(hidden)} left out to fit the terminal; --wide shows every column", file=sys.stderr)
 
 
 async def run_trades(options: argparse.Namespace) -> int:
@@ -174,9 +209,11 @@ async def run_trades(options: argparse.Namespace) -> int:
     if options.json:
         print(output.json_text(trades))
     else:
-        columns = ["id", "bot_id", "symbol", "direction", "status", "entry_time", "entry_price", "size",
-                   "exit_time", "exit_price", "net_pnl"]
-        output.table([{column: getattr(trade, column) for column in columns} for trade in trades], columns)
+        rows = [{column: getattr(trade, column) for column in _TRADE_COLUMNS} for trade in trades]
+        if options.wide:
+            output.table(rows, _TRADE_COLUMNS)
+        else:
+            _fit_trades(rows, options)
     if more and not explicit:
         # Only when the default cut the list: a --limit the user chose needs no reminder.
         print(f"tradedb: showing the first {limit} trades; --limit 0 shows all, `tradedb export trades` streams them",
@@ -210,12 +247,13 @@ async def run_metrics(options: argparse.Namespace) -> int:
         )
     shown = output.plain(metrics)
     if options.no_store:
-        # Not stored: it has no row, so no id or creation time worth showing.
-        shown = {name: value for name, value in shown.items() if name not in ("id", "created_at")}
+        # Not stored: it has no row, so no id or creation time (still listed, as null, like every column).
+        shown.update(id=None, created_at=None)
     if options.json:
         print(output.json_text({"stored": not options.no_store, **shown}))
     else:
-        output.pairs((name, value) for name, value in shown.items() if name != "extra_metadata")
+        output.pairs((name, value) for name, value in shown.items()
+                     if name != "extra_metadata" and not (options.no_store and name in ("id", "created_at")))
         print(f"stored as {metrics.id}" if not options.no_store else "not stored (--no-store)")
     return 0
 

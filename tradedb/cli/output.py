@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import shutil
 import sys
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -172,22 +174,110 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
-def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], out: TextIO | None = None) -> None:
-    """Print rows as an aligned table with a header (numbers right-aligned), like `sqlite-utils --table`."""
+# A table cell shows at most this many columns of text: a 1 MB symbol must
+# not pad every row to 1 MB. Whole values are in --json and exports.
+MAX_CELL = 40
+_CUT = "…"
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def width_of(cell: str) -> int:
+    """Terminal columns `cell` takes (wide characters count 2, combining ones 0)."""
+    return sum(_char_width(char) for char in cell)
+
+
+def fit(value: str, limit: int) -> str:
+    """`value` as a table cell at most `limit` columns wide: control characters escaped, cut with … when longer."""
+    pieces: list[str] = []
+    used = 0
+    for char in value:  # stops past the limit: a 1 MB value costs no more than a short one
+        # Escaped, so a newline or a terminal escape in a bot's text cannot break the table or the terminal.
+        piece = char if char.isprintable() else repr(char)[1:-1]
+        used += width_of(piece)
+        pieces.append(piece)
+        if used > limit:
+            break
+    else:
+        return "".join(pieces)
+    while pieces and used + 1 > limit:
+        used -= width_of(pieces.pop())
+    return "".join(pieces) + _CUT
+
+
+def table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    out: TextIO | None = None,
+    *,
+    width: int | None = None,
+    shrink: Mapping[str, int] | None = None,
+    drop: Sequence[str] = (),
+) -> list[str]:
+    """Print rows as an aligned table with a header (numbers right-aligned); the columns left out to fit `width`.
+
+    Text is capped at MAX_CELL columns. To fit `width`, the `shrink` columns
+    are cut (widest first, each down to its given width), then the `drop`
+    columns are left out, first first. Numbers and times are never cut.
+    """
     out = out or sys.stdout
-    cells = [[text(row.get(column)) for column in columns] for row in rows]
-    widths = [max([len(column)] + [len(line[i]) for line in cells]) for i, column in enumerate(columns)]
+    shrink = shrink or {}
+    raw = [[text(row.get(column)) for column in columns] for row in rows]
+    # Only free text is cut: a number or a time shown must be whole, or not shown.
+    cuttable = [not any(_numeric(row.get(column)) or isinstance(row.get(column), datetime) for row in rows)
+                for column in columns]
+    limits = [MAX_CELL if cut else None for cut in cuttable]
+
+    def cells(i: int) -> list[str]:
+        limit = limits[i]
+        return [line[i] if limit is None else fit(line[i], limit) for line in raw]
+
+    widths = [max([width_of(column)] + [width_of(cell) for cell in cells(i)]) for i, column in enumerate(columns)]
+    shown = list(range(len(columns)))
+
+    def total() -> int:
+        return sum(widths[i] for i in shown) + 2 * (len(shown) - 1)
+
+    if width is not None:
+        floors = {columns.index(name): least for name, least in shrink.items() if name in columns}
+        while total() > width:
+            # The widest column that may still give way loses one.
+            candidates = [i for i, least in floors.items() if cuttable[i] and widths[i] > max(least, len(columns[i]))]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: widths[i])
+            widths[widest] -= 1
+            limits[widest] = widths[widest]
+        for name in drop:
+            if total() <= width:
+                break
+            if name in columns and columns.index(name) in shown and len(shown) > 1:
+                shown.remove(columns.index(name))
     right = [any(_numeric(row.get(column)) for row in rows) for column in columns]
+    body = list(zip(*(cells(i) for i in shown))) if rows else []
 
     def line(values: Sequence[str]) -> str:
         """One row, padded to the column widths."""
-        padded = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
+        padded = []
+        for i, value in zip(shown, values):
+            pad = " " * max(0, widths[i] - width_of(value))
+            padded.append(pad + value if right[i] else value + pad)
         return "  ".join(padded).rstrip()
 
-    print(line(list(columns)), file=out)
-    print("  ".join("-" * width for width in widths), file=out)
-    for values in cells:
+    print(line([columns[i] for i in shown]), file=out)
+    print("  ".join("-" * widths[i] for i in shown), file=out)
+    for values in body:
         print(line(values), file=out)
+    return [columns[i] for i in range(len(columns)) if i not in shown]
+
+
+def terminal_width() -> int:
+    """The terminal's width: $COLUMNS, else the terminal's own, else 120 (not a terminal)."""
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def pairs(items: Iterable[tuple[str, Any]], out: TextIO | None = None) -> None:
