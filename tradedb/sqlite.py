@@ -464,8 +464,10 @@ class Database:
             return disk_full(self.path, "nothing was written (this was a read: SQLite needs room for its -shm file)")
         if not self._owns_transaction():
             # The unit's transaction has been rolled back (_in_transaction).
+            # Its free bytes are as they were when it failed.
+            full = disk_full(self.path, "nothing was written (the transaction was rolled back)")
             await self._give_back_space()
-            return disk_full(self.path, "nothing was written (the transaction was rolled back)")
+            return full
         assert worker.session is not None
         if worker.session.connection.in_transaction:
             return disk_full(
@@ -583,8 +585,9 @@ class Database:
                 )
                 await self._call(self._writer, _rollback_if_open)
                 if isinstance(error, DiskFull):
+                    full = disk_full(self.path, "the transaction was rolled back: nothing of it was written")
                     await self._give_back_space()
-                    raise disk_full(self.path, "the transaction was rolled back: nothing of it was written") from error
+                    raise full from error
                 raise
             finally:
                 self._owner = None
