@@ -134,3 +134,24 @@ async def test_default_location_comes_from_the_environment(tmp_path, monkeypatch
     finally:
         await repo.close()
     assert target.exists()
+
+
+async def test_a_database_migrated_by_the_yoyo_cli_has_exactly_the_schema_health_expects(tmp_path):
+    path = tmp_path / "cli.db"
+    result = subprocess.run(
+        [YOYO, "apply", "--batch", "--database", f"sqlite:///{path}", "migrations"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    async with tradedb.connect(path, migrate=False) as repo:
+        report = await repo.health()
+    assert report["ok"] is True, report["problems"]
+    connection = sqlite3.connect(path)
+    connection.execute("DROP INDEX " + connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name NOT LIKE '%yoyo%'"
+    ).fetchone()[0])
+    connection.commit()
+    connection.close()
+    async with tradedb.connect(path, migrate=False) as repo:
+        report = await repo.health()
+    assert report["ok"] is False and any("is missing" in problem for problem in report["problems"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import select
 import signal
 import sqlite3
 import subprocess
@@ -90,7 +91,12 @@ async def test_a_writer_killed_at_random_points_loses_nothing_it_saw_committed(d
                 [sys.executable, WORKER, "writer", str(db_path), "crashy", str(round_)],
                 stdout=subprocess.PIPE, stderr=stderr, text=True,
             )
-        first = writer.stdout.readline()  # wait until it is writing
+        # Wait until it is writing, but not forever: the whole test stays bounded in time.
+        if not select.select([writer.stdout], [], [], 60)[0]:
+            writer.kill()
+            writer.wait()
+            raise AssertionError(f"the writer wrote nothing within 60 s: {errors.read_text()}")
+        first = writer.stdout.readline()
         assert first, errors.read_text()
         time.sleep(rng.uniform(0.0, 0.4))
         writer.send_signal(signal.SIGKILL)

@@ -82,7 +82,7 @@ async def test_eight_processes_starting_together_on_new_files_all_succeed(tmp_pa
                 starter.stdin.write(f"{path} {start}\n")
                 starter.stdin.flush()
             for starter in starters:
-                line = await asyncio.to_thread(starter.stdout.readline)
+                line = await asyncio.wait_for(asyncio.to_thread(starter.stdout.readline), timeout=120)
                 assert line, starter.stderr.read()
                 error = json.loads(line)["error"]
                 if error:
@@ -91,7 +91,11 @@ async def test_eight_processes_starting_together_on_new_files_all_succeed(tmp_pa
     finally:
         for starter in starters:
             starter.stdin.close()
-            starter.wait(timeout=60)
+            try:
+                starter.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                starter.kill()
+                starter.wait()
             starter.stdout.close()
             starter.stderr.close()
     assert errors == []
@@ -298,3 +302,24 @@ async def test_connect_to_an_up_to_date_file_takes_a_stale_lock_away(db_path):
     # yoyo's own CLI would otherwise wait 10 s and fail, every time.
     assert connection.execute("SELECT count(*) FROM yoyo_lock").fetchone()[0] == 0
     connection.close()
+
+
+async def test_a_migration_yoyo_cannot_order_gives_a_migration_error_not_yoyos_own(db_path, migrations_dir):
+    (migrations_dir / "0099.orphan.sql").write_text("-- A test migration.\n-- depends: 0098.missing\nCREATE TABLE z (x);\n")
+    with pytest.raises(tradedb.MigrationError, match="cannot read the migrations.*0099.orphan"):
+        await tradedb.connect(db_path)
+
+
+async def test_a_failed_migration_leaves_no_lock_and_the_next_connect_migrates(db_path, migrations_dir):
+    async with tradedb.connect(db_path):
+        pass
+    last = schema_state(db_path).applied[-1]
+    broken = migrations_dir / "0099.broken.sql"
+    broken.write_text(f"-- A test migration.\n-- depends: {last}\nCREATE TABLE extra (x INTEGER);\nCREATE TABLE trades (x);\n")
+    with pytest.raises(tradedb.MigrationError, match="0099.broken failed"):
+        await tradedb.connect(db_path)
+    connection = sqlite3.connect(db_path)
+    assert connection.execute("SELECT count(*) FROM yoyo_lock").fetchone()[0] == 0
+    connection.close()
+    broken.write_text(f"-- A test migration.\n-- depends: {last}\nCREATE TABLE extra (x INTEGER);\n")
+    await connects_at_once(db_path)

@@ -18,6 +18,7 @@ Synchronous (yoyo is); the async callers run these with asyncio.to_thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -85,9 +86,30 @@ def migrations_folder() -> Path:
     return resource_dir("migrations")
 
 
-def known_migrations() -> MigrationList:
-    """This version's migrations, from migrations/."""
-    return read_migrations(str(migrations_folder()))
+def known_migrations(*, loaded: bool = False) -> MigrationList:
+    """This version's migrations, from migrations/ (read once while the files stay the same); `loaded`: parsed and ordered."""
+    folder = migrations_folder()
+    try:
+        migrations = _read_migrations(str(folder), _files_key(folder))
+        if loaded:
+            # yoyo parses a file with sqlparse when loading it (about 0.1 s
+            # for this project's two): only to migrate, once per process.
+            list(topological_sort(migrations))  # a dependency yoyo cannot resolve fails here, not mid-run
+        return migrations
+    except Exception as error:  # yoyo's own exceptions never reach tradedb's callers
+        raise MigrationError(
+            f"cannot read the migrations in {folder} ({type(error).__name__}: {error}); reinstall tradedb"
+        ) from error
+
+
+def _files_key(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """What identifies the folder's current files: a changed or added migration reads them again."""
+    return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir() if p.is_file()))
+
+
+@functools.lru_cache(maxsize=16)
+def _read_migrations(folder: str, files: tuple[tuple[str, int, int], ...]) -> MigrationList:
+    return read_migrations(folder)
 
 
 def default_backup_path(database: Path, note: str = "") -> Path:
@@ -319,11 +341,15 @@ def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
 
 def expected_schema(applied: Sequence[str]) -> Schema:
     """The schema the migrations `applied` produce, built by running them on an empty in-memory database."""
-    wanted = set(applied)
+    return _expected_schema(known_migrations(loaded=True), frozenset(applied))
+
+
+@functools.lru_cache(maxsize=32)
+def _expected_schema(known: MigrationList, wanted: frozenset[str]) -> Schema:
     connection = sqlite3.connect(":memory:", isolation_level=None)
     try:
         backend = _Backend(connection)
-        for migration in topological_sort(m for m in known_migrations() if m.id in wanted):
+        for migration in topological_sort(m for m in known if m.id in wanted):
             migration.load()
             if migration.use_transactions:
                 with _transaction(connection):
@@ -440,7 +466,7 @@ def _forget_lock(backup: Path) -> None:
 def apply_migrations(path: Path, busy_timeout: float = 5.0) -> MigrationRun:
     """Apply every pending migration, one run at a time, backing up first a database that has data."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    migrations = known_migrations()
+    migrations = known_migrations(loaded=True)
     wait = max(busy_timeout, MIGRATION_WAIT)
     if not _RUN_LOCK.acquire(timeout=wait):
         raise MigrationError(
@@ -456,17 +482,24 @@ def apply_migrations(path: Path, busy_timeout: float = 5.0) -> MigrationRun:
             try:
                 if not _take_run_lock(path, backend, migrations, wait):
                     return MigrationRun([], None)
-            except sqlite3.Error as error:
+            except TradeDBError:
+                raise
+            except Exception as error:
                 raise _not_started(path, error, wait) from error
             try:
                 return _apply_all(path, backend, migrations, busy_timeout)
+            except TradeDBError:
+                raise
+            except Exception as error:  # before the first migration began: _apply_all wraps the rest
+                raise _not_started(path, error, wait) from error
             finally:
                 _release_run_lock(path, connection)
     finally:
         _RUN_LOCK.release()
 
 
-def _not_started(path: Path, error: sqlite3.Error, wait: float) -> TradeDBError:
+def _not_started(path: Path, error: Exception, wait: float) -> TradeDBError:
+    """The error for a run that failed before migrating anything (its transaction was rolled back)."""
     if "not a database" in str(error):
         return TradeDBError(f"{path} is not a SQLite database ({error}); check the path")
     if is_busy_error(error):
@@ -474,7 +507,10 @@ def _not_started(path: Path, error: sqlite3.Error, wait: float) -> TradeDBError:
             f"could not start migrating {path}: another process kept it locked for over {wait:g}s ({error}); "
             "nothing was changed: retry"
         )
-    return MigrationError(f"could not start migrating {path}: {error}; nothing was changed")
+    return MigrationError(
+        f"could not start migrating {path} ({type(error).__name__}: {error}); nothing was changed: "
+        "retry, and if it fails again check the file with `tradedb status`"
+    )
 
 
 def _apply_all(path: Path, backend: _Backend, migrations: MigrationList, busy_timeout: float) -> MigrationRun:
