@@ -180,3 +180,16 @@ def test_cli_refuses_a_side_file_as_the_database(db, tmp_path):
     result = cli("bots", "--database", str(wal), cwd=tmp_path)
     assert_one_line_error(result, "rollback journal", f"give {db} itself")
     assert digest(db) == before and wal.read_bytes() == b""
+
+
+HOSTILE_PATHS = ["a\x00b.db", "x\ud800.db", 42, b"x.db"]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+async def test_a_path_no_file_system_can_take_is_a_validation_error(repo, tmp_path, path):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await tradedb.connect(path)
+    assert caught.value.field == "database"
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await repo.backup(path)
+    assert caught.value.field == "dest"

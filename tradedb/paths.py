@@ -13,6 +13,23 @@ SIDE_FILES = {"-wal": "write-ahead log", "-shm": "shared-memory index", "-journa
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+def path_text(field: str, path: object) -> str:
+    """`path` as text the file system can take, or ValidationError naming the field (never a bare ValueError)."""
+    try:
+        text = os.fspath(path)  # type: ignore[call-overload]
+    except TypeError:
+        raise ValidationError(field, f"expected a file path, got {type(path).__name__}") from None
+    if not isinstance(text, str) or not text:
+        raise ValidationError(field, f"expected a file path as text, got {text!r:.80}")
+    if "\x00" in text:
+        raise ValidationError(field, f"{text!r:.80} contains a NUL character; give a path without one")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise ValidationError(field, f"{text!r:.80} has characters no file name can hold; give another path") from None
+    return text
+
+
 def resolve(path: str | os.PathLike[str]) -> Path:
     """The absolute path the OS will reach once folders exist: symlinks and `..` resolved, even under missing folders."""
     # Path.exists() of "nosuch/../x" is False while "nosuch" is missing, yet
@@ -73,7 +90,7 @@ def check_destination(
     SQLite side files beside it already (SQLite would read them as the new
     database's own).
     """
-    given = Path(dest)
+    given = Path(path_text(field, dest))
     real = resolve(given)
     for own in database_files(database):
         if real == own or _same_file(real, own):

@@ -15,7 +15,7 @@ from . import bots, metrics, trades
 from . import analytics, upkeep
 from .errors import ValidationError
 from .migrations import prepare
-from .paths import side_file_of
+from .paths import path_text, side_file_of
 from .records import (
     BOT_COLUMNS,
     BOT_ID,
@@ -39,7 +39,7 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
     """The file a `database` argument names: a path or sqlite:/// URL; None means $TRADEDB_DATABASE or db/trading.db."""
     if database is None:
         database = os.environ.get("TRADEDB_DATABASE") or DEFAULT_DATABASE
-    text = os.fspath(database)
+    text = path_text("database", database)
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme != "sqlite" or not rest.startswith("/"):
