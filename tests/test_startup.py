@@ -323,3 +323,23 @@ async def test_a_failed_migration_leaves_no_lock_and_the_next_connect_migrates(d
     connection.close()
     broken.write_text(f"-- A test migration.\n-- depends: {last}\nCREATE TABLE extra (x INTEGER);\n")
     await connects_at_once(db_path)
+
+
+async def test_a_migration_without_transaction_cut_short_is_refused_with_what_is_missing(db_path, migrations_dir):
+    async with tradedb.connect(db_path) as repo:
+        await repo.create_bot_instance({"id": "b", "type": "paper"})
+    last = schema_state(db_path).applied[-1]
+    (migrations_dir / "0099.two-tables.sql").write_text(
+        f"-- A test migration.\n-- depends: {last}\n-- transactional: false\n"
+        "CREATE TABLE extra (x INTEGER);\nCREATE TABLE extra2 (y INTEGER);\n"
+    )
+    # What a process killed between its two statements leaves: the first table and its lock.
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    connection.execute("CREATE TABLE extra (x INTEGER)")
+    connection.close()
+    lock_row(db_path, gone_pid())
+    with pytest.raises(tradedb.MigrationError) as caught:
+        await tradedb.connect(db_path)
+    message = str(caught.value)
+    assert "0099.two-tables" in message and "table extra2 is missing" in message and "half-migrated" in message
+    assert "backup" in message

@@ -554,6 +554,9 @@ def _apply_next(path: Path, backend: _Backend, pending: Sequence[Any]) -> list[A
     migration = pending[0]
     migration.load()
     if not migration.use_transactions:
+        with _transaction(connection):
+            # Only to refuse a damaged or half-migrated schema: such a migration is never taken as in place.
+            _in_place_unrecorded(path, backend, pending)
         # Its statements commit one by one; the lock row keeps other runs out meanwhile.
         _steps(backend, migration, "apply")
         with _transaction(connection):
