@@ -54,6 +54,7 @@ HAS_TABLE = QUERIES["has_table"]
 LOCK_HOLDER = QUERIES["migration_lock_holder"]
 TAKE_LOCK = QUERIES["take_migration_lock"]
 RELEASE_LOCK = QUERIES["release_migration_lock"]
+CLEAR_LOCK = QUERIES["clear_migration_lock"]
 
 # Seconds a run waits (at least; busy_timeout if longer) for another
 # process's migration to finish before giving up with MigrationError.
@@ -426,7 +427,7 @@ def _look_at_lock(backend: _Backend) -> tuple[int, str] | None:
             backend.create_lock_table()
         if internalmigrations.needs_upgrading(backend):
             internalmigrations.upgrade(backend)
-        # Both exist now: yoyo's own upgrade (which would commit our transaction) is not needed.
+        # yoyo's tables are in place: its own check would take its lock and commit our transaction.
         backend._internal_schema_updated = True
     finally:
         backend._in_transaction = False
@@ -441,7 +442,7 @@ def _look_at_lock(backend: _Backend) -> tuple[int, str] | None:
         "took over the migration lock of %s: process %s, which took it at %s UTC, no longer exists",
         backend.connection_path, pid, since,
     )
-    session.exec(RELEASE_LOCK, {"pid": pid})
+    session.exec(CLEAR_LOCK, {})
     return None
 
 

@@ -38,3 +38,7 @@ VALUES (1, :ctime, :pid);
 -- Only the row of the process named: never another process's lock.
 DELETE FROM yoyo_lock
 WHERE pid = :pid;
+
+-- name: clear_migration_lock() :exec
+-- Taking over a lock whose process is gone: whatever the row holds.
+DELETE FROM yoyo_lock;
