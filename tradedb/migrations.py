@@ -519,6 +519,9 @@ def _apply_all(path: Path, backend: _Backend, migrations: MigrationList, busy_ti
     session = Session(connection, busy_timeout)
     pending = backend.to_apply(migrations)
     ids = [migration.id for migration in pending]
+    # A schema that cannot be migrated is refused before a backup is taken,
+    # so that retrying does not add a backup each time.
+    _in_place_unrecorded(path, backend, pending)
     backup = None
     try:
         if session.one(COUNT_USER_TABLES, {})[0]:
@@ -606,9 +609,23 @@ def _in_place_unrecorded(path: Path, backend: _Backend, pending: Sequence[Any]) 
     raise MigrationError(
         f"{path} cannot be migrated: its schema is not the one migration(s) {', '.join(applied) or '(none)'} "
         f"produce{f', nor the one {pending[0].id} adds to it' if left_over else ''} ({listed}). It was changed "
-        "by hand, or left half-migrated by an interrupted run of an earlier tradedb. Nothing was changed: restore "
-        f"a backup from before (tradedb keeps them in {path.parent / 'backups'}), or, if the file holds nothing "
-        f"you need, delete it (with its -wal, -shm and -journal files) and connect again"
+        f"by hand, or left half-migrated by an interrupted run of an earlier tradedb. Nothing was changed. "
+        f"{_how_to_restore(path)}"
+    )
+
+
+def _how_to_restore(path: Path) -> str:
+    """What to run to put a database back: its newest tradedb backup, or starting over."""
+    backups = sorted((path.parent / "backups").glob(f"{path.stem}-*.db"))
+    start_over = (
+        "if the file holds nothing you need, delete it (with its -wal, -shm and -journal files) and connect again"
+    )
+    if not backups:
+        return f"No tradedb backup of it is in {path.parent / 'backups'}: restore one you keep elsewhere, or, {start_over}"
+    return (
+        f"Restore a backup from before the damage: stop every bot, then run "
+        f"sqlite3 {path} \".restore {backups[-1]}\" (the newest in {path.parent / 'backups'}; pick an older one "
+        f"if that one has the damage too); or, {start_over}"
     )
 
 
