@@ -28,6 +28,7 @@ from .records import (
     PerformanceMetrics,
     Trade,
     as_fields,
+    check_fields,
 )
 from .sqlite import Database, disk_full, is_disk_full, opening_failed_for_space, release_frames
 from .values import MAX_INTEGER, exact_text, shown
@@ -99,6 +100,11 @@ def _duration(field: str, value: Any) -> timedelta:
     if duration < timedelta(0):
         raise ValidationError(field, f"expected a timedelta of at least 0, got {shown(value)}")
     return duration
+
+
+def _trade_type(value: Any) -> str | None:
+    """A trade_type filter as the plain word (None: all)."""
+    return None if value is None else TRADE_COLUMNS["trade_type"].to_db("trade_type", value)
 
 
 def _limit(value: int | None) -> int:
@@ -231,7 +237,12 @@ class Repository:
 
     async def start_bot(self, data: Mapping[str, Any]) -> BotState:
         """The call a bot makes at start: create or mark running, and get back its open positions."""
-        return await self._db.write(bots.start_bot, as_fields("bot instance", data))
+        fields = as_fields("bot instance", data)
+        # start_bot compares a given status with 'running': it is checked first, as the plain word it must be.
+        check_fields("bot instance", fields, BOT_COLUMNS)
+        if fields.get("status") is not None:
+            fields["status"] = BOT_COLUMNS["status"].to_db("status", fields["status"])
+        return await self._db.write(bots.start_bot, fields)
 
     async def stop_bot(self, bot_id: str, status: str = "stopped") -> BotInstance:
         """Mark a bot 'stopped' (or 'error')."""
@@ -266,7 +277,7 @@ class Repository:
             analytics.get_trade_summary,
             _text_filter("bot_id", bot_id),
             _text_filter("symbol", symbol),
-            analytics.trade_type_filter(trade_type),
+            analytics.trade_type_filter(_trade_type(trade_type)),
             *_window(since, until),
         )
 
@@ -287,7 +298,7 @@ class Repository:
             analytics.calculate_performance_metrics,
             BOT_ID.to_db("bot_id", bot_id),
             analytics.starting_balance_argument(starting_balance),
-            analytics.trade_type_filter(trade_type),
+            analytics.trade_type_filter(_trade_type(trade_type)),
             *_window(since, until),
         )
         if not store:
@@ -303,9 +314,9 @@ class Repository:
         batch_size: int = upkeep.CLEANUP_BATCH,
     ) -> dict[str, int]:
         """Delete finished trades that exited, and metrics calculated, before the cutoffs, in short batches."""
-        trades_cutoff = upkeep.cutoff("days_to_keep", days_to_keep)
-        metrics_cutoff = upkeep.cutoff("metrics_days_to_keep", metrics_days_to_keep)
-        batch_size = upkeep.whole_number("batch_size", batch_size, 1)
+        trades_cutoff = upkeep.cutoff("days_to_keep", _whole_number("days_to_keep", days_to_keep, 0))
+        metrics_cutoff = upkeep.cutoff("metrics_days_to_keep", _whole_number("metrics_days_to_keep", metrics_days_to_keep, 0))
+        batch_size = _whole_number("batch_size", batch_size, 1)
         if dry_run:
             return await self._db.read(upkeep.count_old_data, trades_cutoff, metrics_cutoff)
         deleted = {"trades": 0, "performance_metrics": 0}
