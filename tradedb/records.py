@@ -6,6 +6,7 @@ columns in this order, and a record is built from a row by position.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -14,7 +15,7 @@ from difflib import get_close_matches
 from typing import Any, Literal, TypeVar
 
 from .errors import DatabaseDamaged, ValidationError
-from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, Kind, TextKind, TimeKind, UuidKind, shown
+from .values import ChoiceKind, CountKind, DecimalKind, JsonKind, Kind, TextKind, TimeKind, UuidKind, json_from_text, shown
 
 TradeType = Literal["paper", "live", "optimization"]
 Direction = Literal["long", "short"]
@@ -202,7 +203,10 @@ def row_reader(record: type[Record], columns: dict[str, Kind], table: str) -> Ca
     # the same frozen record in 30% less time (measured: 100 open trades,
     # bench W3), and no call at all is made for NULLs and plain columns.
     setters = tuple(getattr(record, name).__set__ for name in columns)
-    readers = tuple(kind.read for kind in columns.values())
+    careful = tuple(kind.read for kind in columns.values())
+    # json.loads directly: JSON nested deeper than it can go (the sqlite3
+    # shell stores up to 2000 levels) is read again, carefully, on failure.
+    readers = tuple(json.loads if convert is json_from_text else convert for convert in careful)
     new = object.__new__
 
     def read(row: Sequence[Any]) -> Record:
@@ -210,11 +214,15 @@ def row_reader(record: type[Record], columns: dict[str, Kind], table: str) -> Ca
         try:  # around the loop, not in it: nothing to pay while values read
             for set_field, convert, value in zip(setters, readers, row, strict=True):
                 set_field(built, value if value is None or convert is None else convert(value))
-        except (ArithmeticError, ValueError, TypeError) as error:
-            problem = damaged(table, columns, row)
-            if problem is None:
-                raise
-            raise problem from error
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as error:
+            try:
+                for set_field, convert, value in zip(setters, careful, row, strict=True):
+                    set_field(built, value if value is None or convert is None else convert(value))
+            except (ArithmeticError, ValueError, TypeError):
+                problem = damaged(table, columns, row)
+                if problem is None:
+                    raise
+                raise problem from error
         return built
 
     return read

@@ -67,7 +67,7 @@ def exact_text(value: str) -> str:
 
 
 def storable_text_problem(text: str) -> str | None:
-    """Why SQLite could not store `text` faithfully, or None (ASCII without NUL costs one scan for NUL)."""
+    """Why SQLite could not store `text` faithfully (a NUL, a lone surrogate), or None."""
     if "\x00" in text:
         return "contains a NUL character (SQLite's text functions and the sqlite3 shell stop at it); remove it"
     if not text.isascii():
@@ -96,8 +96,10 @@ def to_decimal(field: str, value: Any) -> Decimal:
     """Read a caller's number exactly: Decimal, int, str, or float by its shortest repr."""
     # Subclasses are read through the base type's own code: their
     # overridden methods are never called.
-    if isinstance(value, Decimal):
-        number = value if type(value) is Decimal else Decimal(value)
+    if type(value) is Decimal:
+        number = value
+    elif isinstance(value, Decimal):
+        number = Decimal(value)
     elif isinstance(value, bool):
         raise ValidationError(field, f"expected a number, got the bool {value!r}")
     elif isinstance(value, int):
@@ -428,9 +430,10 @@ class TextKind:
             raise ValidationError(field, "must not be empty")
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(field, f"is {len(text)} characters long; at most {self.max_length} are allowed")
-        problem = storable_text_problem(text)
-        if problem:
-            raise ValidationError(field, problem)
+        if "\x00" in text or not text.isascii():
+            problem = storable_text_problem(text)
+            if problem:
+                raise ValidationError(field, problem)
         return text
 
     @staticmethod
@@ -449,6 +452,8 @@ class ChoiceKind(TextKind):
     def to_db(self, field: str, value: Any) -> str | None:
         """The word, if it is one of the choices."""
         # Compared as plain text: a caller's __eq__ is never called.
+        if type(value) is str and value in self.choices:
+            return value
         if isinstance(value, str) and exact_text(value) in self.choices:
             return exact_text(value)
         allowed = ", ".join(repr(choice) for choice in self.choices)
