@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tradedb
-from cli_support import cli
+from cli_support import assert_one_line_error, cli
 from conftest import trade_data
 
 # SQLite 3.40's json_valid (the schema's CHECK) accepts JSON nested up to
@@ -208,3 +208,13 @@ async def test_a_page_cut_short_by_its_size_loses_and_repeats_no_trade(repo, bot
     streamed = [trade.id async for trade in repo.iter_trades(page_size=7)]
     assert streamed == [trade.id for trade in created]
     assert [t.id async for t in repo.iter_trades(page_size=7, status="open", bot_id="bot-1")] == streamed
+
+
+async def test_export_of_a_damaged_database_is_one_line_saying_so(db_path, repo, bot, raw):
+    trade = await repo.create_trade(trade_data(extra_metadata={"half": [1, 2]}))
+    await repo.close()
+    raw.execute("PRAGMA ignore_check_constraints = ON")  # as a truncated file or a hand edit leaves it
+    raw.execute("UPDATE trades SET extra_metadata = ? WHERE id = ?", ('{"half": [1, 2', trade.id))
+    for command in (["export", "trades"], ["trades", "--json"]):
+        result = cli(*command, "--database", str(db_path), cwd=db_path.parent)
+        assert_one_line_error(result, "damaged", "trades.extra_metadata", trade.id, "tradedb status --full")
