@@ -65,7 +65,8 @@ def require_bot_of_type(session: Session, bot_id: str, trade_type: str, prefix: 
     row = bot_row(session, bot_id)
     if row is None:
         raise ValidationError(
-            f"{prefix}bot_id", f"no bot instance with id {bot_id!r}; create the bot first (create_bot_instance or start_bot)"
+            f"{prefix}bot_id",
+            f"no bot instance with id {bot_id!r}; create the bot first (create_bot_instance or start_bot)",
         )
     bot_type = row["type"]
     if bot_type != trade_type:

@@ -204,7 +204,7 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
 def insert_trades(
     session: Session, rows: list[dict[str, Any]], now: str, every: list[dict[str, Any]] | None = None
 ) -> int:
-    """Insert new trade rows and book the closed ones; the number inserted (on failure, `every` names what was refused)."""
+    """Insert and book new trade rows; the number inserted (on failure, `every` names what was refused)."""
     try:
         inserted = session.exec_many(INSERT_TRADE, rows)
     except Exception:
@@ -215,7 +215,8 @@ def insert_trades(
         checked = set()
         for index, row in enumerate(every):
             if (row["bot_id"], row["trade_type"]) not in checked:
-                require_bot_of_type(session, row["bot_id"], row["trade_type"], f"trades[{index}]." if len(every) > 1 else "")
+                prefix = f"trades[{index}]." if len(every) > 1 else ""
+                require_bot_of_type(session, row["bot_id"], row["trade_type"], prefix)
                 checked.add((row["bot_id"], row["trade_type"]))
         raise
     if inserted == len(rows):

@@ -69,7 +69,7 @@ def current_hour() -> datetime:
 
 
 def simulate(symbol: str, seed: int, hours: int, start: datetime) -> list[Candle]:
-    """WARMUP + hours candles, the first traded at `start`: a fair value drifting through regimes, a price pulled to it."""
+    """WARMUP + hours candles, the first traded at `start`: a fair value drifting in regimes, a price pulled to it."""
     # Regimes give trend entries their chances; the pull back gives mean-reversion entries theirs.
     first, tick_text, base_volume = SYMBOLS[symbol]
     tick = Decimal(tick_text)
