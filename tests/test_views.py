@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
@@ -196,3 +197,29 @@ async def test_migration_0002_applies_to_a_database_with_0001_data_and_keeps_it_
         with pytest.raises(tradedb.ValidationError) as caught:
             await repo.create_trade(trade_data(bot_id="old-bot", trade_type="live"))
         assert caught.value.field == "trade_type"
+
+
+def schema_sql(path: Path) -> set[tuple[str, str, str]]:
+    connection = sqlite3.connect(path)
+    try:
+        return set(connection.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE '%yoyo%'"
+        ).fetchall())
+    finally:
+        connection.close()
+
+
+def test_rolling_back_0002_gives_back_exactly_the_0001_schema(tmp_path):
+    at_0001, rolled_back = tmp_path / "0001.db", tmp_path / "back.db"
+    database_at_0001(at_0001)
+
+    async def migrate() -> None:
+        async with tradedb.connect(rolled_back):
+            pass
+
+    asyncio.run(migrate())
+    backend = get_backend(f"sqlite:///{rolled_back}")
+    migrations = read_migrations(str(ROOT / "migrations")).filter(lambda m: m.id == "0002.books-and-views")
+    with backend.lock():
+        backend.rollback_migrations(backend.to_rollback(migrations))
+    assert schema_sql(rolled_back) == schema_sql(at_0001)
