@@ -193,3 +193,27 @@ async def test_a_path_no_file_system_can_take_is_a_validation_error(repo, tmp_pa
     with pytest.raises(tradedb.ValidationError) as caught:
         await repo.backup(path)
     assert caught.value.field == "dest"
+
+
+def test_publish_writes_in_the_folder_it_checked_even_if_the_path_is_swapped_meanwhile(tmp_path, monkeypatch):
+    import tradedb.paths
+
+    database = tmp_path / "trading.db"
+    database.write_bytes(b"live")
+    (tmp_path / "via").mkdir()
+    partial = tmp_path / "via" / "partial"
+    partial.write_bytes(b"copy")
+    checked = tradedb.paths._is_database_folder
+
+    def swap_after_the_check(folder, db):
+        result = checked(folder, db)
+        # Between the check and the rename: the folder on the way now leads to the database's folder.
+        (tmp_path / "via").rename(tmp_path / "via-old")
+        (tmp_path / "via").symlink_to(tmp_path, target_is_directory=True)
+        return result
+
+    monkeypatch.setattr(tradedb.paths, "_is_database_folder", swap_after_the_check)
+    tradedb.paths.publish(tmp_path / "via-old" / "partial", tmp_path / "via" / "trading.db-wal",
+                          database=database, overwrite=True)
+    assert (tmp_path / "via-old" / "trading.db-wal").read_bytes() == b"copy"
+    assert not (tmp_path / "trading.db-wal").exists() and database.read_bytes() == b"live"

@@ -134,20 +134,40 @@ def check_destination(
 
 def publish(partial: Path, dest: Path, *, database: Path, overwrite: bool = False) -> None:
     """Give the finished file `partial` the name `dest`: never the database's, never over a file unless `overwrite`."""
-    # Checked again at the last moment: a folder on the way may have become a
-    # symlink since `dest` was checked.
-    if resolve(dest) in database_files(database):
-        raise ConflictError(f"{dest} now leads to the database {database} or its files; nothing was written there")
-    if overwrite:
-        # Replaces the name, never writes through it: a symlink put there meanwhile is replaced, not followed.
-        os.replace(partial, dest)
-        return
+    # The folder is opened once and the name is given inside it: a folder on
+    # the way that becomes a symlink after this check cannot redirect the write.
+    folder = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.link(partial, dest)  # fails, atomically, if anything has that name (a dangling symlink too)
-    except FileExistsError:
-        raise ConflictError(f"{dest} exists already; give a new file name, or remove that file") from None
-    except OSError:
-        # No hard links on this file system: check, then rename.
-        if os.path.lexists(dest):
+        if _is_database_folder(os.fstat(folder), database) and dest.name in {f.name for f in database_files(database)}:
+            raise ConflictError(f"{dest} now leads to the database {database} or its files; nothing was written there")
+        if overwrite:
+            # Replaces the name, never writes through it: a symlink put there meanwhile is replaced, not followed.
+            os.replace(partial, dest.name, dst_dir_fd=folder)
+            return
+        try:
+            os.link(partial, dest.name, dst_dir_fd=folder)  # fails, atomically, if anything has that name
+        except FileExistsError:
             raise ConflictError(f"{dest} exists already; give a new file name, or remove that file") from None
-        os.replace(partial, dest)
+        except OSError:
+            # No hard links on this file system: check, then rename.
+            if _exists(dest.name, folder):
+                raise ConflictError(f"{dest} exists already; give a new file name, or remove that file") from None
+            os.replace(partial, dest.name, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _is_database_folder(folder: os.stat_result, database: Path) -> bool:
+    try:
+        there = os.stat(resolve(database).parent)
+    except OSError:
+        return False
+    return (folder.st_dev, folder.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _exists(name: str, folder: int) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
