@@ -337,6 +337,7 @@ READS: list[tuple[str, Callable[[tradedb.Repository, Any], Any]]] = [
     ("cleanup_old_data", lambda r, v: r.cleanup_old_data(v, dry_run=True)),
     ("cleanup_old_data", lambda r, v: r.cleanup_old_data(metrics_days_to_keep=v, dry_run=True)),
     ("health", lambda r, v: r.health(stale_after=v)),
+    ("health", lambda r, v: r.health(full=v)),
     ("iter_trades", lambda r, v: drained(r.iter_trades(bot_id=v))),
     ("iter_trades", lambda r, v: drained(r.iter_trades(symbol=v))),
     ("iter_trades", lambda r, v: drained(r.iter_trades(status=v))),
@@ -392,3 +393,20 @@ def test_every_read_with_every_hostile_argument_raises_only_tradedb_errors(world
                 escaped.append(f"{name}(HOSTILE[{which}]) raised {type(error).__name__}")
     assert not escaped, "\n".join(escaped[:40]) + f"\n({len(escaped)} in all)"
     assert world.snapshot() == before
+
+
+def test_connect_with_a_hostile_busy_timeout_raises_only_tradedb_errors(world):
+    escaped = []
+
+    async def open_and_close(value: Any) -> None:
+        async with tradedb.connect(world.path, busy_timeout=value) as repo:
+            await repo.get_bot_instance("bot-1")
+
+    for which, make in enumerate(HOSTILE):
+        try:
+            world.run(open_and_close(make()))
+        except tradedb.TradeDBError:
+            pass
+        except BaseException as error:  # noqa: BLE001 - what is being looked for
+            escaped.append(f"connect(busy_timeout=HOSTILE[{which}]) raised {type(error).__name__}")
+    assert not escaped, "\n".join(escaped)

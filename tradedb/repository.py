@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -34,6 +35,8 @@ from .sqlite import Database, disk_full, is_disk_full, opening_failed_for_space,
 from .values import MAX_INTEGER, exact_text, shown
 
 DEFAULT_DATABASE = "db/trading.db"
+# SQLite counts its own busy timeout in milliseconds in a C int; a day is far more than any writer should wait.
+MAX_BUSY_TIMEOUT = 86_400.0
 
 
 def resolve_database(database: str | os.PathLike[str] | None) -> Path:
@@ -105,6 +108,19 @@ def _duration(field: str, value: Any) -> timedelta:
 def _trade_type(value: Any) -> str | None:
     """A trade_type filter as the plain word (None: all)."""
     return None if value is None else TRADE_COLUMNS["trade_type"].to_db("trade_type", value)
+
+
+def _seconds(field: str, value: Any) -> float:
+    """A caller's number of seconds, from 0 to MAX_BUSY_TIMEOUT (NaN, infinity and booleans refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(field, f"expected seconds (a number from 0 to {MAX_BUSY_TIMEOUT:g}), got {shown(value)}")
+    try:
+        seconds = float(int.__int__(value)) if isinstance(value, int) else float.__float__(value)
+    except OverflowError:
+        seconds = math.inf
+    if not 0 <= seconds <= MAX_BUSY_TIMEOUT:  # also false for NaN
+        raise ValidationError(field, f"expected seconds (a number from 0 to {MAX_BUSY_TIMEOUT:g}), got {shown(value)}")
+    return seconds
 
 
 def _limit(value: int | None) -> int:
@@ -342,7 +358,9 @@ class Repository:
     async def health(self, full: bool = False, *, stale_after: timedelta = upkeep.STALE_AFTER) -> dict[str, Any]:
         """A report on the database: schema, integrity, counts, size, stale bots; problems reported, never raised."""
         stale_after = _duration("stale_after", stale_after)
-        return await self._db.inspect(upkeep.health, self.path, bool(full), stale_after)
+        if not isinstance(full, int):  # bool is an int; read as one, so no __bool__ of a caller's is called
+            raise ValidationError("full", f"expected True or False, got {shown(full)}")
+        return await self._db.inspect(upkeep.health, self.path, int.__int__(full) != 0, stale_after)
 
     # Metrics
 
@@ -357,8 +375,7 @@ class Repository:
 
 async def open_repository(database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float) -> Repository:
     """Resolve, migrate and open a database."""
-    if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
-        raise ValidationError("busy_timeout", f"expected seconds (a number of at least 0), got {busy_timeout!r}")
+    busy_timeout = _seconds("busy_timeout", busy_timeout)
     path = resolve_database(database)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
