@@ -406,3 +406,23 @@ def test_the_decoder_for_deep_json_reads_what_json_loads_reads(value, indent):
 
     text = json.dumps(value, indent=indent, ensure_ascii=False)
     assert _loads_deep(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("column, damage", [("entry_price", "fifty"), ("size", "1x.00000000")])
+async def test_writing_with_a_damaged_stored_amount_says_so_and_writes_nothing(repo, bot, raw, column, damage):
+    trade = await repo.create_trade(trade_data())
+    raw.execute("PRAGMA ignore_check_constraints = ON")
+    raw.execute(f"UPDATE trades SET {column} = ? WHERE id = ?", (damage, trade.id))
+    before = raw.execute("SELECT trades.status, total_pnl FROM trades, bot_instances WHERE trades.id = ?", (trade.id,)).fetchall()
+    for write in (
+        lambda: repo.close_trade(trade.id, exit_price="51000"),
+        lambda: repo.update_trade(trade.id, {"status": "closed", "exit_price": "51000"}),
+    ):
+        with pytest.raises(tradedb.DatabaseDamaged) as caught:
+            await write()
+        assert "tradedb status --full" in str(caught.value) and "nothing was written" in str(caught.value)
+    after = raw.execute("SELECT trades.status, total_pnl FROM trades, bot_instances WHERE trades.id = ?", (trade.id,)).fetchall()
+    assert after == before == [("open", "0.00000000")]
+    # The repository goes on working: the writer is not left inside a transaction.
+    other = await repo.create_trade(trade_data())
+    assert (await repo.close_trade(other.id, exit_price="51000")).net_pnl == Decimal("100.00000000")

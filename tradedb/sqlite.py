@@ -29,13 +29,14 @@ import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from decimal import InvalidOperation
 from pathlib import Path
 from time import perf_counter
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from .errors import ConflictError, DatabaseBusy, DiskFull, InvalidTransition, TradeDBError, ValidationError
+from .errors import ConflictError, DatabaseBusy, DatabaseDamaged, DiskFull, InvalidTransition, TradeDBError, ValidationError
 from .paths import publish
 from .queries import Query
 
@@ -457,6 +458,15 @@ class Database:
                 full = await self._out_of_space(worker)
                 raise full from error
             raise translate(error, self.busy_timeout, self.path) from error
+        except InvalidOperation as error:
+            # Units of work compute with stored amounts the schema's CHECKs
+            # vouch for; one that does not read as a number was damaged or
+            # edited past them. The unit's transaction was rolled back.
+            raise DatabaseDamaged(
+                f"a stored amount in {self.path} does not read as a number; nothing was written. "
+                "The file is damaged or was edited past its checks: `tradedb status --full` finds the rows; "
+                "restore a backup or correct them"
+            ) from error
 
     async def _out_of_space(self, worker: _Worker) -> DiskFull:
         """The DiskFull for a call that failed for want of space, once the WAL gave back what it could."""
