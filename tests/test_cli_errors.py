@@ -150,3 +150,19 @@ async def test_since_later_than_until_is_a_validation_error_in_the_api(db):
             assert caught.value.field == "since"
             await call(since="2024-03-02T00:00:00+01:00", until="2024-03-01T23:00:00Z")  # the same moment
         assert len(await repo.get_performance_metrics("alpha")) == 1
+
+
+@pytest.mark.parametrize(
+    "args, code, advice",
+    [
+        (["summary", "--since", "X" * 5000], 2, "see tradedb summary --help"),
+        (["bots", "--database", "X" * 5000], 1, "File name too long"),
+        (["trades", "--bot", "B" * 5000], 1, "at most 255 are allowed"),
+    ],
+)
+def test_a_huge_argument_gives_a_short_error_that_still_says_what_to_do(db, tmp_path, args, code, advice):
+    given = args if "--database" in args else [*args, "--database", str(db)]
+    result = cli(*given, cwd=tmp_path)
+    assert result.code == code
+    assert_one_line_error(result, advice)
+    assert len(result.err) < 600

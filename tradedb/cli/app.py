@@ -44,7 +44,17 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print `prog: error: message` and a hint, then exit 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {tidy(message)} (see {self.prog} --help)\n")
+
+
+# A word longer than this (a pasted value, a path) is cut in messages, so a
+# 5,000-character argument gives a readable line that still says what to do.
+LONGEST_WORD = 120
+
+
+def tidy(message: str) -> str:
+    """The message on one line, each overlong word cut short."""
+    return " ".join(word if len(word) <= LONGEST_WORD else word[: LONGEST_WORD - 20] + "…" for word in message.split())
 
 
 def _global_options(parser: Parser, json_output: bool, *, top: bool) -> None:
@@ -191,7 +201,7 @@ def one_line(error: BaseException) -> str:
         message = f"{error.strerror or error}{where}"
     else:
         message = f"unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback)"
-    return " ".join(message.split())
+    return tidy(message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -93,7 +93,8 @@ async def crash_and_recover(
           f"holding {output.plural(len(held), 'open position')} in memory:")
     for position in held:
         print(f"    {describe(position)}")
-    print("    (its status stays 'running' and its heartbeats stop: after 5 minutes `tradedb bots` marks it STALE)")
+    print("    (a bot killed so stays 'running' with no heartbeats, and `tradedb bots` marks it STALE after 5 minutes;"
+          " this one is restarted at once)")
     reborn = PaperBot(victim.repository, victim.bot_id, victim.strategy, victim.market)
     recovered = await reborn.start(first=False, resume_at=victim.done + 1)
     same = sorted(t.id for t in recovered) == sorted(p.trade_id for p in held)
