@@ -182,17 +182,36 @@ def test_cli_refuses_a_side_file_as_the_database(db, tmp_path):
     assert digest(db) == before and wal.read_bytes() == b""
 
 
-HOSTILE_PATHS = ["a\x00b.db", "x\ud800.db", 42, b"x.db"]
+class _Fussy(str):
+    """A str subclass whose own comparison must never be called."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("__eq__ called")
+
+    __hash__ = str.__hash__
+
+
+class _BytesPath:
+    def __fspath__(self) -> bytes:
+        return b"x.db"
+
+
+HOSTILE_PATHS = [
+    "a\x00b.db", "x\ud800.db", 42, b"x.db", pytest.param(10**5000, id="huge-int"), [[[]]], _BytesPath(),
+    "n" * 300 + ".db", "nosuch/" + "n" * 300 + ".db", "f" * 300 + "/x.db",
+]
 
 
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
-async def test_a_path_no_file_system_can_take_is_a_validation_error(repo, tmp_path, path):
+async def test_a_path_no_file_system_can_take_is_a_validation_error(repo, tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(tradedb.ValidationError) as caught:
         await tradedb.connect(path)
     assert caught.value.field == "database"
     with pytest.raises(tradedb.ValidationError) as caught:
         await repo.backup(path)
     assert caught.value.field == "dest"
+    assert not (tmp_path / "nosuch").exists()  # refused before any folder was made
 
 
 def test_publish_writes_in_the_folder_it_checked_even_if_the_path_is_swapped_meanwhile(tmp_path, monkeypatch):
@@ -217,3 +236,11 @@ def test_publish_writes_in_the_folder_it_checked_even_if_the_path_is_swapped_mea
                           database=database, overwrite=True)
     assert (tmp_path / "via-old" / "trading.db-wal").read_bytes() == b"copy"
     assert not (tmp_path / "trading.db-wal").exists() and database.read_bytes() == b"live"
+
+
+async def test_a_str_subclass_is_read_as_the_path_it_spells(tmp_path):
+    async with tradedb.connect(_Fussy(tmp_path / "fussy.db")) as repo:
+        assert repo.path.name == "fussy.db"
+        copy = await repo.backup(_Fussy(tmp_path / "copy.db"))
+    assert copy.exists()
+

@@ -21,6 +21,8 @@ def path_text(field: str, path: object) -> str:
         raise ValidationError(field, f"expected a file path, got {type(path).__name__}") from None
     if not isinstance(text, str) or not text:
         raise ValidationError(field, f"expected a file path as text, got {text!r:.80}")
+    # A plain str: a subclass's own methods (__eq__, __hash__) are never called.
+    text = str.__getitem__(text, slice(None))
     if "\x00" in text:
         raise ValidationError(field, f"{text!r:.80} contains a NUL character; give a path without one")
     try:
@@ -91,7 +93,18 @@ def check_destination(
     database's own).
     """
     given = Path(path_text(field, dest))
+    try:
+        return _checked_destination(given, database, field, overwrite, sqlite_file, if_exists)
+    except OSError as error:
+        # A name too long for the file system, a folder on the way that cannot be read...
+        raise ValidationError(field, f"cannot use {str(given)[:100]!r}: {error.strerror or error}") from None
+
+
+def _checked_destination(
+    given: Path, database: Path, field: str, overwrite: bool, sqlite_file: bool, if_exists: str
+) -> Path:
     real = resolve(given)
+    check_name_length(field, real)
     for own in database_files(database):
         if real == own or _same_file(real, own):
             raise ConflictError(
@@ -130,6 +143,24 @@ def check_destination(
                     "remove it or choose another file name"
                 )
     return real
+
+
+def check_name_length(field: str, path: Path) -> None:
+    """Refuse a path whose file name, or a folder name on the way, is longer than its file system takes."""
+    longest = _longest_name(path.parent)
+    for part in path.parts:
+        if len(os.fsencode(part)) > longest:
+            raise ValidationError(field, f"the name {part[:60]!r}... is longer than its file system allows ({longest} bytes)")
+
+
+def _longest_name(folder: Path) -> int:
+    """The longest file name, in bytes, the file system of `folder` (or of its nearest existing ancestor) takes."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255  # what nearly every file system allows
 
 
 def publish(partial: Path, dest: Path, *, database: Path, overwrite: bool = False) -> None:

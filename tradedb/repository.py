@@ -16,7 +16,7 @@ from . import bots, metrics, trades
 from . import analytics, upkeep
 from .errors import ValidationError
 from .migrations import prepare
-from .paths import path_text, side_file_of
+from .paths import check_name_length, path_text, side_file_of
 from .records import (
     BOT_COLUMNS,
     BOT_ID,
@@ -58,6 +58,16 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
     if odd:
         raise ValidationError("database", f"{text!r} contains {' '.join(odd)}; use a path without ?, # or %")
     path = Path(text)
+    try:
+        return _checked_database(path, text)
+    except OSError as error:
+        # A name too long for the file system, a folder on the way that cannot be read...
+        raise ValidationError("database", f"cannot use {text[:100]!r}: {error.strerror or error}") from None
+
+
+def _checked_database(path: Path, text: str) -> Path:
+    # Before anything is made: connect() creates the folders on the way.
+    check_name_length("database", path.absolute())
     if path.is_dir():
         raise ValidationError("database", f"{text!r} is a folder; give the path of a database file inside it")
     if path.exists() and not path.is_file():

@@ -348,7 +348,8 @@ def copy_database(source: Path, dest: Path, busy_timeout: float) -> None:
     """Copy the live database at `source` to the new file `dest` with SQLite's online backup."""
     # Written under a temporary name and renamed at the end, so `dest` is
     # either a whole, checked copy or absent, even if the process dies.
-    partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
+    # A short name of its own: whatever name `dest` has, this one fits beside it.
+    partial = dest.with_name(f".tradedb-backup-{uuid.uuid4().hex}.partial")
     try:
         reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=busy_timeout)
         try:

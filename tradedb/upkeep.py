@@ -15,7 +15,7 @@ from typing import Any
 from .bots import get_stale_bots
 from .errors import ValidationError
 from .migrations import applied_ids, default_backup_path, schema_problems, state_of
-from .paths import check_destination
+from .paths import check_destination, path_text
 from .queries import QUERIES
 from .sqlite import LOW_DISK_BYTES, Session, free_bytes, mount_point
 from .values import time_to_text, utc_now
@@ -79,10 +79,8 @@ def backup_destination(database: Path, dest: str | os.PathLike[str] | None) -> P
     """Where a backup goes (default backups/<name>-<UTC timestamp>.db beside the database), folders made."""
     if dest is None:
         path = default_backup_path(database)
-    elif isinstance(dest, (str, os.PathLike)) and os.fspath(dest):
-        path = Path(dest)
     else:
-        raise ValidationError("dest", f"expected a file path, got {dest!r}")
+        path = Path(path_text("dest", dest))
     # The resolved path is the one made and written: "nosuch/../trading.db"
     # is the database itself once "nosuch" exists.
     path = check_destination(path, database, field="dest", sqlite_file=True)

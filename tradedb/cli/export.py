@@ -72,7 +72,7 @@ async def run_export(options: argparse.Namespace) -> int:
             await write_trades(trades, options.format, sys.stdout, progress)
             return 0
         # A name of its own beside the target, created exclusively: it can clobber nothing.
-        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        partial = target.with_name(f".tradedb-export-{uuid.uuid4().hex}.partial")
         try:
             with open(partial, "x", encoding="utf-8", newline="") as out:
                 written = await write_trades(trades, options.format, out, progress)
