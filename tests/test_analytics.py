@@ -266,7 +266,7 @@ async def test_metrics_are_stored_with_their_inputs_and_store_false_stores_nothi
     assert stored.extra_metadata == {
         "starting_balance": "1000.00000000", "starting_balance_from": "argument", "trade_type": None,
         "since": None, "until": None, "trade_count": 4,
-        "first_exit_time": "2024-03-01T10:00:00Z", "last_exit_time": "2024-03-04T12:00:00Z",
+        "first_exit_time": "2024-03-01T10:00:00.000000Z", "last_exit_time": "2024-03-04T12:00:00.000000Z",
     }
 
 
@@ -297,7 +297,7 @@ async def test_metrics_filter_the_trades_they_use(repo, bot, filters, trade_coun
     assert metrics.total_trades == metrics.extra_metadata["trade_count"] == trade_count
     assert metrics.total_return == net_total / 1000 * 100
     assert {k: metrics.extra_metadata[k] for k in filters} == {
-        k: v if isinstance(v, str) else v.isoformat().replace("+00:00", "Z")
+        k: v if isinstance(v, str) else v.isoformat(timespec="microseconds").replace("+00:00", "Z")
         for k, v in filters.items()
     }
 

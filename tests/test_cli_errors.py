@@ -157,7 +157,7 @@ async def test_since_later_than_until_is_a_validation_error_in_the_api(db):
     "args, code, advice",
     [
         (["summary", "--since", "X" * 5000], 2, "see tradedb summary --help"),
-        (["bots", "--database", "X" * 5000], 1, "File name too long"),
+        (["bots", "--database", "X" * 5000], 1, "longer than its file system allows"),
         (["trades", "--bot", "B" * 5000], 1, "at most 255 are allowed"),
     ],
 )

@@ -226,9 +226,9 @@ def compute_metrics(results: Sequence[tuple[str, str | None]], start: Decimal | 
 
 
 def json_time(stored: str | None) -> str | None:
-    """A stored time as in all JSON tradedb writes: ISO-8601 UTC with a T and a Z (microseconds only when some)."""
+    """A stored time as in all JSON tradedb writes: ISO-8601 UTC with a T, to the microsecond, and a Z."""
     moment = TIME.from_db(stored)
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return None if moment is None else moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def calculate_performance_metrics(

@@ -19,12 +19,13 @@ from pathlib import PurePath
 from typing import Any, TextIO
 
 
-def iso_time(moment: datetime) -> str:
-    """ISO-8601 in UTC with a Z: 2024-03-01T12:00:00Z (microseconds only when there are some)."""
+def iso_time(moment: datetime, *, fixed: bool = False) -> str:
+    """ISO-8601 in UTC with a Z: 2024-03-01T12:00:00Z for people; `fixed`: always to the microsecond, as in JSON."""
     if moment.tzinfo is None:
         # Never happens with tradedb's records (they are aware); kept honest for anything else.
         return moment.isoformat()
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    spec = "microseconds" if fixed else "auto"
+    return moment.astimezone(timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def plain(value: Any) -> Any:
@@ -44,7 +45,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, datetime):
-        return iso_time(value)
+        # One fixed width in all JSON, so times sort as text and parse with one pattern.
+        return iso_time(value, fixed=True)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):
