@@ -455,6 +455,9 @@ async def test_health_of_a_healthy_database(repo, history, db_path):
         "row_counts": {"bot_instances": 1, "trades": 7, "performance_metrics": 4},
         "file_size_bytes": db_path.stat().st_size + wal.stat().st_size,
         "stale_bots": 0,
+        "closed_trades_without_pnl": 0,
+        "trades_of_another_type": 0,
+        "bots_with_wrong_books": 0,
         "problems": [],
     }
     assert (await repo.health(full=True))["integrity"] == "ok"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import defaultdict
 from datetime import timedelta
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,22 @@ from .errors import ValidationError
 from .migrations import applied_ids, default_backup_path, schema_problems, state_of
 from .paths import check_destination, path_text
 from .queries import QUERIES
-from .sqlite import LOW_DISK_BYTES, Session, free_bytes, mount_point
-from .values import time_to_text, utc_now
+from .sqlite import LOW_DISK_BYTES, Session, free_bytes, is_integer_overflow, mount_point
+from .records import MONEY
+from .values import EXACT, time_to_text, utc_now
 
 COUNT_OLD_TRADES = QUERIES["count_finished_trades_before"]
 DELETE_OLD_TRADES = QUERIES["delete_finished_trades_before"]
 COUNT_OLD_METRICS = QUERIES["count_metrics_before"]
 DELETE_OLD_METRICS = QUERIES["delete_metrics_before"]
 ROW_COUNTS = QUERIES["row_counts"]
+COUNT_CLOSED_WITHOUT_PNL = QUERIES["count_closed_trades_without_pnl"]
+CLOSED_WITHOUT_PNL = QUERIES["closed_trades_without_pnl"]
+COUNT_OF_ANOTHER_TYPE = QUERIES["count_trades_of_another_type"]
+OF_ANOTHER_TYPE = QUERIES["trades_of_another_type"]
+BOT_BOOKS = QUERIES["bot_books"]
+CLOSED_NET_PNL_BY_BOT = QUERIES["closed_net_pnl_by_bot"]
+CLOSED_NET_PNL = QUERIES["closed_net_pnl"]
 
 # Rows per retention batch. Measured on a noisy 2-core box with 200k old
 # trades: see README.md, "Retention", for the time a batch holds the lock.
@@ -35,6 +45,12 @@ CLEANUP_BATCH = 200
 CLEANUP_PAUSE = 0.005
 STALE_AFTER = timedelta(minutes=5)
 MAX_REPORTED_PROBLEMS = 100
+# Trades a problem names as examples, and bots with wrong books named one a line.
+EXAMPLES = 3
+MAX_WRONG_BOOKS_SHOWN = 10
+# As in analytics: the widest amount text whose 10^-8 units SQLite's CAST
+# reads exactly (18 digits and the point); wider ones are summed in Python.
+WIDEST_SUMMED_IN_SQL = 19
 
 
 def whole_number(field: str, value: Any, minimum: int) -> int:
@@ -100,6 +116,56 @@ def database_size(path: Path) -> int:
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
+def closed_net_pnl_sums(session: Session) -> dict[str, Decimal]:
+    """Each bot's sum of its closed trades' net_pnl, exact: in SQL when it can be, else in Python."""
+    try:
+        rows = session.many(CLOSED_NET_PNL_BY_BOT, {})
+    except Exception as error:
+        if not is_integer_overflow(error):
+            raise
+        rows = None
+    if rows is not None and all(widest <= WIDEST_SUMMED_IN_SQL for _, _, widest in rows):
+        return {bot_id: Decimal(units).scaleb(-8) for bot_id, units, _ in rows}
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    with localcontext(EXACT):
+        for bot_id, net_pnl in session.each(CLOSED_NET_PNL, {}):
+            sums[bot_id] += Decimal(net_pnl)
+    return dict(sums)
+
+
+def wrong_books(session: Session) -> list[tuple[str, Any, str]]:
+    """(bot, stored total_pnl, sum of its closed trades' net_pnl) of each bot whose total_pnl is not that sum."""
+    sums = closed_net_pnl_sums(session)
+    wrong = []
+    for bot_id, total_pnl in session.each(BOT_BOOKS, {}):
+        summed = sums.get(bot_id, Decimal(0))
+        # A total_pnl that is not a number (a hand edit past the CHECK) is wrong too.
+        try:
+            right = Decimal(total_pnl) == summed
+        except Exception:  # noqa: BLE001
+            right = False
+        if not right:
+            wrong.append((bot_id, total_pnl, str(MONEY.computed(summed))))
+    return wrong
+
+
+def shown(value: Any) -> str:
+    """`value` as text on one line: as it is when printable, else escaped."""
+    return value if isinstance(value, str) and value.isprintable() else ascii(value)
+
+
+def one_line(value: Any) -> str:
+    """A name shown on one line, quoted (a bot id may hold anything)."""
+    return repr(value) if isinstance(value, str) and value.isprintable() else ascii(value)
+
+
+def sql_text(value: str) -> str:
+    """`value` as an SQL literal for the sqlite3 shell, on one line whatever it holds."""
+    if value.isprintable():
+        return "'" + value.replace("'", "''") + "'"
+    return f"CAST(X'{value.encode('utf-8', 'surrogatepass').hex().upper()}' AS TEXT)"
+
+
 def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> dict[str, Any]:
     """A report on the database: every check runs, and a failing one is reported, never raised."""
     connection = session.connection
@@ -117,6 +183,9 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         "file_size_bytes": None,
         "free_disk_bytes": None,
         "stale_bots": None,
+        "closed_trades_without_pnl": None,
+        "trades_of_another_type": None,
+        "bots_with_wrong_books": None,
         "problems": problems,
     }
 
@@ -176,6 +245,47 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
             f"(under {LOW_DISK_BYTES}): writes fail with DiskFull; free some space there"
         )
     check("stale_bots", lambda: len(get_stale_bots(session, stale_after)))
+    # Rows the rules of migration 0002 forbid, which a database written
+    # before it can hold (its triggers guard only new writes), and books
+    # that a hand edit set apart from the trades they count.
+    check("closed_trades_without_pnl", lambda: session.one(COUNT_CLOSED_WITHOUT_PNL, {})[0])
+    if report["closed_trades_without_pnl"]:
+        check("closed_trades_without_pnl_examples",
+              lambda: [row[0] for row in session.many(CLOSED_WITHOUT_PNL, {"limit": EXAMPLES})])
+        examples = report.pop("closed_trades_without_pnl_examples", None) or []
+        problems.append(
+            f"{report['closed_trades_without_pnl']} closed trade(s) have no gross_pnl or net_pnl "
+            f"(stored before migration 0002), so their bots' books leave them out, for example {', '.join(map(shown, examples))}: "
+            "repo.update_trade(trade_id, {}) computes and books the PnL of each "
+            "(one without entry_price or size needs them given: update_trade(trade_id, {'entry_price': ..., 'size': ...}))"
+        )
+    check("trades_of_another_type", lambda: session.one(COUNT_OF_ANOTHER_TYPE, {})[0])
+    if report["trades_of_another_type"]:
+        check("trades_of_another_type_examples", lambda: session.many(OF_ANOTHER_TYPE, {"limit": EXAMPLES}))
+        examples = report.pop("trades_of_another_type_examples", None) or []
+        listed = ", ".join(f"{shown(trade_id)} ({shown(trade_type)}, of {shown(bot_type)} bot {one_line(bot_id)})"
+                          for trade_id, trade_type, bot_id, bot_type in examples)
+        problems.append(
+            f"{report['trades_of_another_type']} trade(s) have another trade_type than their bot's "
+            f"(stored before migration 0002), for example {listed}: give each its bot's type, "
+            "repo.update_trade(trade_id, {'trade_type': <the bot's type>}), "
+            "or move it to a bot of its type, repo.update_trade(trade_id, {'bot_id': <that bot>})"
+        )
+    check("bots_with_wrong_books", lambda: wrong_books(session))
+    wrong = report["bots_with_wrong_books"]
+    if wrong is not None:
+        report["bots_with_wrong_books"] = len(wrong)
+        for bot_id, stored, summed in wrong[:MAX_WRONG_BOOKS_SHOWN]:
+            problems.append(
+                f"bot {one_line(bot_id)} has total_pnl {shown(stored)}, but its closed trades' net_pnl sum to {summed} "
+                "(an edit made outside tradedb): with the bot stopped, set it to the sum in the sqlite3 shell: "
+                f"UPDATE bot_instances SET total_pnl = {sql_text(summed)} WHERE id = {sql_text(bot_id)};"
+            )
+        if len(wrong) > MAX_WRONG_BOOKS_SHOWN:
+            problems.append(
+                f"{len(wrong) - MAX_WRONG_BOOKS_SHOWN} more bot(s) have a total_pnl other than their closed trades' "
+                "net_pnl sum: correct those above, then run the health check again to see the next ones"
+            )
     if report["journal_mode"] is not None and report["journal_mode"] != "wal":
         problems.append(f"journal_mode is {report['journal_mode']}, not wal: bots writing at once will wait on readers")
     # Stale bots are the bots' trouble, not the database's: reported, but

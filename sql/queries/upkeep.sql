@@ -65,3 +65,57 @@ WHERE type = 'table' AND name = '_yoyo_migration';
 SELECT migration_id
 FROM _yoyo_migration
 ORDER BY applied_at_utc, migration_id;
+
+-- name: count_closed_trades_without_pnl() :one
+-- Closed trades lacking gross_pnl or net_pnl: rows a database written
+-- before migration 0002 can hold (its triggers guard only new writes).
+-- NOT INDEXED: one pass over the table in its order is far faster than
+-- idx_closed_trades's jumps from row to row when most trades are closed.
+SELECT count(*) AS trades
+FROM trades NOT INDEXED
+WHERE status = 'closed' AND (gross_pnl IS NULL OR net_pnl IS NULL);
+
+-- name: closed_trades_without_pnl(limit) :many
+-- Up to :limit of those trades, as examples.
+SELECT id
+FROM trades
+WHERE status = 'closed' AND (gross_pnl IS NULL OR net_pnl IS NULL)
+LIMIT :limit;
+
+-- name: count_trades_of_another_type() :one
+-- Trades whose trade_type is not their bot's type (allowed before
+-- migration 0002), read from idx_bot_trade_type alone. A trade whose bot
+-- is missing is not counted here: foreign_key_check counts it.
+SELECT count(*) AS trades
+FROM bot_instances AS b
+JOIN trades AS t ON t.bot_id = b.id AND t.trade_type <> b.type;
+
+-- name: trades_of_another_type(limit) :many
+-- Up to :limit of those trades, as examples: the trade, its type, its bot
+-- and the bot's type.
+SELECT t.id, t.trade_type, b.id AS bot_id, b.type AS bot_type
+FROM bot_instances AS b
+JOIN trades AS t ON t.bot_id = b.id AND t.trade_type <> b.type
+LIMIT :limit;
+
+-- name: bot_books() :many
+-- Every bot's total_pnl, which must equal the sum of its closed trades'
+-- net_pnl (a closed trade without net_pnl counts nothing).
+SELECT id, total_pnl
+FROM bot_instances;
+
+-- name: closed_net_pnl_by_bot() :many
+-- Each bot's closed trades' net_pnl, summed exactly in 10^-8 units as in
+-- analytics.sql (see its header), with the widest amount summed: past 19
+-- characters, or on "integer overflow", tradedb sums closed_net_pnl in
+-- Python instead. One pass over the table (see NOT INDEXED above).
+SELECT bot_id, sum(CAST(replace(net_pnl, '.', '') AS INTEGER)) AS net_pnl_units, max(length(net_pnl)) AS widest_amount
+FROM trades NOT INDEXED
+WHERE status = 'closed' AND net_pnl IS NOT NULL
+GROUP BY bot_id;
+
+-- name: closed_net_pnl() :many
+-- Every closed trade's net_pnl with its bot, for summing in Python.
+SELECT bot_id, net_pnl
+FROM trades NOT INDEXED
+WHERE status = 'closed' AND net_pnl IS NOT NULL;
