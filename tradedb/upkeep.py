@@ -242,7 +242,7 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         # Below this, writes fail (or soon will) with DiskFull: see LOW_DISK_BYTES.
         problems.append(
             f"the file system at {mount_point(path)} holding the database has {report['free_disk_bytes']} bytes free "
-            f"(under {LOW_DISK_BYTES}): writes fail with DiskFull; free some space there"
+            f"(under {LOW_DISK_BYTES}): writes may fail with DiskFull at any moment; free some space there"
         )
     check("stale_bots", lambda: len(get_stale_bots(session, stale_after)))
     # Rows the rules of migration 0002 forbid, which a database written
