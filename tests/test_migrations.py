@@ -155,3 +155,21 @@ async def test_a_database_migrated_by_the_yoyo_cli_has_exactly_the_schema_health
     async with tradedb.connect(path, migrate=False) as repo:
         report = await repo.health()
     assert report["ok"] is False and any("is missing" in problem for problem in report["problems"])
+
+
+def test_the_yoyo_internals_tradedb_relies_on_are_still_there():
+    # tradedb runs yoyo's migrations inside its own transactions (tradedb/migrations.py)
+    # by setting two of yoyo's private flags: a yoyo that renamed them would go on
+    # without error, committing tradedb's transactions behind its back.
+    import inspect
+
+    from yoyo import internalmigrations
+    from yoyo.backends.base import DatabaseBackend
+
+    source = inspect.getsource(DatabaseBackend)
+    for name in ("_in_transaction", "_internal_schema_updated"):
+        assert f"self.{name}" in source and hasattr(DatabaseBackend, name), name
+    for method in ("apply_one", "log_migration", "mark_one", "unmark_one", "create_lock_table", "to_apply"):
+        assert callable(getattr(DatabaseBackend, method)), method
+    assert "log" in inspect.signature(DatabaseBackend.mark_one).parameters
+    assert callable(internalmigrations.needs_upgrading) and callable(internalmigrations.upgrade)
