@@ -346,3 +346,77 @@ async def test_a_migration_without_transaction_cut_short_is_refused_with_what_is
     message = str(caught.value)
     assert "0099.two-tables" in message and "table extra2 is missing" in message and "half-migrated" in message
     assert "backup" in message
+
+
+async def test_a_run_failing_on_its_second_migration_keeps_every_trade_a_running_bot_committed(db_path, migrations_dir):
+    # The reviewer's case: a bot writes all through a run whose first migration
+    # is good and whose second fails; a restore of the backup taken before the
+    # run used to drop the trades the bot committed in between.
+    async with tradedb.connect(db_path):
+        pass
+    last = schema_state(db_path).applied[-1]
+    # The writer reads the installed migrations (the ones db_path has): only this process sees the new two.
+    writer = subprocess.Popen([sys.executable, WORKER, "writer", str(db_path), "bot-w", "7"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reading = asyncio.create_task(asyncio.to_thread(lambda: lines.extend(writer.stdout)))
+    try:
+        deadline = time.monotonic() + 60
+        while len(lines) < 200 and time.monotonic() < deadline and writer.poll() is None:
+            await asyncio.sleep(0.01)
+        assert len(lines) >= 200, writer.stderr.read() if writer.poll() is not None else "the writer is too slow"
+        (migrations_dir / "0098.good.sql").write_text(
+            f"-- A test migration.\n-- depends: {last}\nCREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n"
+        )
+        (migrations_dir / "0099.fail.sql").write_text("-- A test migration.\n-- depends: 0098.good\nCREATE TABLE trades (x);\n")
+        with pytest.raises(tradedb.MigrationError, match="0099.fail failed"):
+            await asyncio.to_thread(tradedb.migrations.apply_migrations, db_path)
+        await asyncio.sleep(0.3)  # the bot carries on writing after the failed run
+    finally:
+        writer.terminate()
+        writer.wait(timeout=30)
+        await reading
+        writer.stdout.close()
+        writer.stderr.close()
+    created = {line.split()[1] for line in lines if line.startswith("created")}
+    closed = {line.split()[1] for line in lines if line.startswith("closed")}
+    connection = sqlite3.connect(db_path)
+    try:
+        stored = dict(connection.execute("SELECT id, status FROM trades").fetchall())
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        connection.close()
+    assert sorted(created - stored.keys()) == []
+    assert sorted(t for t in closed if stored.get(t) != "closed") == []
+    assert "extra" not in tables and "0098.good" not in schema_state(db_path).applied
+
+
+async def test_a_migration_another_run_applied_meanwhile_is_not_applied_again(db_path, migrations_dir, monkeypatch):
+    # Another run (say, in a container whose pid check wrongly found this run's
+    # process gone) applies the migration after this run listed it as pending.
+    async with tradedb.connect(db_path) as repo:
+        await repo.create_bot_instance({"id": "b", "type": "paper"})
+    (migrations_dir / "0099.extra.sql").write_text(
+        f"-- A test migration.\n-- depends: {schema_state(db_path).applied[-1]}\n"
+        "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n"
+    )
+    copy = tradedb.migrations.copy_database
+
+    def copy_then_other_run_applies(source, dest, busy_timeout):
+        copy(source, dest, busy_timeout)
+        connection = sqlite3.connect(db_path, isolation_level=None)
+        other = tradedb.migrations._Backend(connection, db_path)
+        other._internal_schema_updated = True  # its tables are there; yoyo's own check would wait for the lock row
+        (migration,) = other.to_apply(tradedb.migrations.known_migrations(loaded=True))
+        with tradedb.migrations._transaction(connection):
+            tradedb.migrations._steps(other, migration, "apply")
+            tradedb.migrations._record(other, migration)
+        connection.close()
+
+    monkeypatch.setattr(tradedb.migrations, "copy_database", copy_then_other_run_applies)
+    run = await asyncio.to_thread(tradedb.migrations.apply_migrations, db_path)
+    assert run.applied == []
+    connection = sqlite3.connect(db_path)
+    assert connection.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
+    connection.close()
+    assert schema_state(db_path).pending == []

@@ -387,9 +387,9 @@ BROKEN = "CREATE TABLE trades (x INTEGER);\n"  # trades exists: fails
     [
         # yoyo rolls the failed migration back itself.
         ([("0002.broken", BROKEN, "0001.initial-schema", True)], "0002.broken", "rolled back"),
-        # 0002 committed before 0003 failed: the backup is copied back.
+        # 0002 and 0003 share one transaction: both are rolled back, no restore.
         ([("0002.good", "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n", "0001.initial-schema", True),
-          ("0003.broken", BROKEN, "0002.good", True)], "0003.broken", "restored from the backup"),
+          ("0003.broken", BROKEN, "0002.good", True)], "0003.broken", "rolled back with any migration applied before it"),
         # Without a transaction its first statement stays: the backup is copied back.
         ([("0002.untransacted", "CREATE TABLE extra (x INTEGER);\n" + BROKEN, "0001.initial-schema", False)],
          "0002.untransacted", "restored from the backup"),

@@ -3,15 +3,19 @@
 Applying runs yoyo's migrations on a connection tradedb opens, one process
 (and one thread) at a time: under SQLite's write lock a run checks yoyo's
 lock row, takes over one whose process is gone, and writes its own, so other
-tradedb processes and yoyo's CLI wait for it. Each migration is then applied
-and recorded in one transaction: a process killed at any moment leaves the
-migration either applied and recorded or not applied at all.
+tradedb processes and yoyo's CLI wait for it. The pending transactional
+migrations of a run are applied and recorded in ONE transaction (pending
+re-read inside it): a failure, or a process killed at any moment, leaves all
+of them applied and recorded or none.
 
-A database that already holds data is backed up (SQLite's online backup)
-before any migration touches it, and a migration that fails leaves the
-database as it was: a failed transactional migration is rolled back, and
-when more than that changed (earlier migrations of the same run, or a
-non-transactional one), the backup is copied back.
+Bots already connected keep writing during a run, so the backup of a
+database that holds data (SQLite's online backup, taken before any
+migration touches it) is never copied back over their commits: a failed
+transactional run is simply rolled back. Only a migration marked
+`-- transactional: false` can leave changes behind on failure; the backup is
+then restored only if no other connection has committed since it was taken
+(PRAGMA data_version), and otherwise the error says what was kept and what
+to run.
 
 Synchronous (yoyo is); the async callers run these with asyncio.to_thread.
 """
@@ -522,6 +526,10 @@ def _apply_all(path: Path, backend: _Backend, migrations: MigrationList, busy_ti
     # A schema that cannot be migrated is refused before a backup is taken,
     # so that retrying does not add a backup each time.
     _in_place_unrecorded(path, backend, pending)
+    # Read before the backup: a later change means another connection
+    # committed after this point, maybe after the backup, so restoring it
+    # could lose that commit (this connection's own commits do not count).
+    version = _data_version(connection)
     backup = None
     try:
         if session.one(COUNT_USER_TABLES, {})[0]:
@@ -536,49 +544,77 @@ def _apply_all(path: Path, backend: _Backend, migrations: MigrationList, busy_ti
             f"free space or fix the permissions of {path.parent / 'backups'}, and retry"
         ) from error
     log.info("applying migration(s) %s to %s", ", ".join(ids), path)
-    done: list[Any] = []
-    while len(done) < len(pending):
-        migration = pending[len(done)]
+    done: list[Any] = []  # committed by this run
+    while True:
         try:
-            applied = _apply_next(path, backend, pending[len(done):])
-        except MigrationError:
-            raise
-        except Exception as error:
-            outcome = _undo(path, backend, migration, done, backup, busy_timeout)
-            raise MigrationError(f"migration {migration.id} failed on {path}: {error}. {outcome}") from error
+            applied = _apply_next(path, backend, migrations)
+        except _Failed as failure:
+            outcome = _undo(path, backend, failure.migration, done, backup, version, busy_timeout)
+            raise MigrationError(
+                f"migration {failure.migration.id} failed on {path}: {failure.error}. {outcome}"
+            ) from failure.error
+        if not applied:
+            break
         done.extend(applied)
     for hook in pending.post_apply:
         _steps(backend, hook, "apply")
-    return MigrationRun(ids, backup)
+    return MigrationRun([migration.id for migration in done], backup)
 
 
-def _apply_next(path: Path, backend: _Backend, pending: Sequence[Any]) -> list[Any]:
-    """Apply and record the next migration, in one transaction when it has one; the migrations recorded."""
+class _Failed(Exception):
+    """A migration's statements or record failed (its transaction, if it had one, is rolled back)."""
+
+    def __init__(self, migration: Any, error: Exception) -> None:
+        super().__init__(str(error))
+        self.migration = migration
+        self.error = error
+
+
+def _data_version(connection: sqlite3.Connection) -> int:
+    """SQLite's count that changes whenever another connection commits to the database."""
+    return int(connection.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _apply_next(path: Path, backend: _Backend, migrations: MigrationList) -> list[Any]:
+    """Apply and record the next pending migrations: all transactional ones up to the next non-transactional
+    one, in one transaction; or that non-transactional one alone. The migrations recorded ([] if none pending)."""
     connection = backend.connection
-    migration = pending[0]
-    migration.load()
-    if not migration.use_transactions:
-        with _transaction(connection):
+    done: list[Any] = []
+    with _transaction(connection):
+        # Pending is read again under the write lock: another run (one that
+        # took this run's lock over by mistake) may have applied some already.
+        todo = list(backend.to_apply(migrations))
+        if todo and not todo[0].use_transactions:
             # Only to refuse a damaged or half-migrated schema: such a migration is never taken as in place.
-            _in_place_unrecorded(path, backend, pending)
-        # Its statements commit one by one; the lock row keeps other runs out meanwhile.
+            _in_place_unrecorded(path, backend, todo)
+        while todo and todo[0].use_transactions:
+            in_place = _in_place_unrecorded(path, backend, todo)
+            if in_place:
+                log.warning(
+                    "%s already has the schema of migration(s) %s, but they were not recorded (an interrupted run "
+                    "of an earlier tradedb left it so): recorded them as applied",
+                    path, ", ".join(m.id for m in in_place),
+                )
+            batch = in_place or todo[:1]  # the unrecorded ones already in place are only recorded
+            for migration in batch:
+                try:
+                    if not in_place:
+                        _steps(backend, migration, "apply")
+                    _record(backend, migration)
+                except Exception as error:  # leaving the block rolls back every migration of this transaction
+                    raise _Failed(migration, error) from error
+                done.append(migration)
+            todo = todo[len(batch):]
+        if done or not todo:
+            return done
+    # Its statements commit one by one; the lock row keeps other runs out meanwhile.
+    migration = todo[0]
+    try:
         _steps(backend, migration, "apply")
         with _transaction(connection):
             _record(backend, migration)
-        return [migration]
-    with _transaction(connection):
-        in_place = _in_place_unrecorded(path, backend, pending)
-        if in_place:
-            log.warning(
-                "%s already has the schema of migration(s) %s, but they were not recorded (an interrupted run of "
-                "an earlier tradedb left it so): recorded them as applied",
-                path, ", ".join(m.id for m in in_place),
-            )
-            for done in in_place:
-                _record(backend, done)
-            return in_place
-        _steps(backend, migration, "apply")
-        _record(backend, migration)
+    except Exception as error:
+        raise _Failed(migration, error) from error
     return [migration]
 
 
@@ -635,10 +671,14 @@ def _made_by(after: list[Difference], before: list[Difference]) -> list[Differen
     return [found for found in before if found.how == "extra" and (found.kind, found.name) not in still_extra]
 
 
-def _undo(path: Path, backend: _Backend, failed: Any, done: list[Any], backup: Path | None, busy_timeout: float) -> str:
-    """Put the database back as it was before this run; say how, and where the backup is."""
-    # A failed transactional migration was rolled back with its record; only
-    # what was committed before it (or by a non-transactional one) is left.
+def _undo(
+    path: Path, backend: _Backend, failed: Any, done: list[Any], backup: Path | None, version: int, busy_timeout: float
+) -> str:
+    """Put the database back as it was before this run when that loses no one's writes; say how, and where the backup is."""
+    # A failed transactional migration was rolled back with the others of its
+    # transaction; only what earlier transactions committed (there is some
+    # only with a non-transactional migration) or a non-transactional one's
+    # statements remain.
     changed = bool(done) or not failed.use_transactions
     if backup is None:
         # Without a transaction, the statements of the failed migration that ran stay.
@@ -647,7 +687,10 @@ def _undo(path: Path, backend: _Backend, failed: Any, done: list[Any], backup: P
             f"the database held no data before, so delete {path} and retry."
         )
         if not done:
-            return leftover.strip() or "It was rolled back, so the database holds none of it (it held no data, so no backup was taken)."
+            return leftover.strip() or (
+                "It was rolled back with any migration applied before it in this run, so the database holds none "
+                "of them (it held no data, so no backup was taken)."
+            )
         try:
             for migration in reversed(done):
                 with _transaction(backend.connection):
@@ -664,16 +707,42 @@ def _undo(path: Path, backend: _Backend, failed: Any, done: list[Any], backup: P
             "the database held no data, so no backup was taken." + leftover
         )
     if not changed:
-        return f"It was rolled back, so the database is as it was. A backup taken just before is at {backup}."
+        return (
+            "It was rolled back with any migration applied before it in this run (one transaction), so the "
+            f"database is as it was. A backup taken just before is at {backup}."
+        )
+    kept = ", ".join(
+        [f"{', '.join(m.id for m in done)} (applied and recorded)"] * bool(done)
+        + [f"the statements of {failed.id} before the failing one (it runs without a transaction)"]
+        * (not failed.use_transactions)
+    )
     try:
+        if _data_version(backend.connection) != version:
+            # Restoring would drop what the bots committed since: keep it, and say so.
+            then = (
+                f"The schema is the one the recorded migrations make: fix {failed.id} and migrate again"
+                if failed.use_transactions else
+                f"Stop every bot, drop by hand what {failed.id} made before it failed (`tradedb migrate` lists it, "
+                f"and changes nothing while it is there), fix {failed.id} and migrate again"
+            )
+            return (
+                f"The backup at {backup} was NOT restored: other connections (bots) wrote to {path} after it was "
+                f"taken, and restoring it would lose their writes. Kept: {kept}. {then}; or, to undo the whole run, "
+                f"stop every bot and run sqlite3 {path} \".restore {backup}\", which loses every write since it was taken."
+            )
+        # Nothing else committed since the backup, so it holds every write (a window of microseconds remains
+        # between this check and the restore taking the write lock).
         restore_database(backup, path, busy_timeout)
     except Exception as error:
         return (
-            f"Restoring the backup failed too ({error}): the database may be partly migrated. "
+            f"Restoring the backup failed too ({error}): the database may be partly migrated (kept: {kept}). "
             f"Stop every bot, then copy {backup} over {path} (and delete {path.name}-wal and {path.name}-shm)."
         )
     log.warning("migration %s failed; restored %s from %s", failed.id, path, backup)
-    return f"The database was restored from the backup taken just before migrating, which is at {backup}."
+    return (
+        f"The database was restored from the backup taken just before migrating (nothing else had written to it "
+        f"since), which is at {backup}."
+    )
 
 
 def rollback_all(path: Path) -> None:
