@@ -420,3 +420,17 @@ async def test_a_migration_another_run_applied_meanwhile_is_not_applied_again(db
     assert connection.execute("SELECT count(*) FROM extra").fetchone()[0] == 1
     connection.close()
     assert schema_state(db_path).pending == []
+
+
+async def test_a_truncated_file_is_reported_as_damaged_with_what_to_do(tmp_path):
+    path = tmp_path / "trading.db"
+    async with tradedb.connect(path) as repo:
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper", "extra_metadata": {"pad": "x" * 20000}})
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to cut short
+    connection.close()
+    os.truncate(path, path.stat().st_size - 8192)
+    with pytest.raises(tradedb.DatabaseDamaged) as caught:
+        await tradedb.connect(path)
+    message = str(caught.value)
+    assert "damaged" in message and ".restore" in message and ".recover" in message

@@ -42,7 +42,7 @@ from yoyo.backends.core.sqlite3 import SQLiteBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import MigrationList, default_migration_table, topological_sort
 
-from .errors import MigrationError, TradeDBError
+from .errors import DatabaseDamaged, MigrationError, TradeDBError
 from .queries import QUERIES
 from .resources import resource_dir
 from .schema import Difference, Schema, differences, read_schema
@@ -192,6 +192,11 @@ def _cannot_read(path: Path, error: sqlite3.Error) -> TradeDBError:
     if is_busy_error(error):
         return TradeDBError(
             f"cannot read {path}: another process kept it locked for over {LOOKING_TIMEOUT:g}s ({error}); retry"
+        )
+    if getattr(error, "sqlite_errorname", "") == "SQLITE_CORRUPT":
+        return DatabaseDamaged(
+            f"{path} is damaged ({error}): a truncated or overwritten file. Stop every bot, then restore a backup "
+            f"(sqlite3 {path} \".restore BACKUP\"), or save what can be read with sqlite3 {path} .recover"
         )
     # For example a WAL database in a folder this user cannot write: reading needs its -shm file.
     return TradeDBError(f"cannot read {path}: {error}; check the file's and its folder's permissions")
