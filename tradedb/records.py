@@ -266,10 +266,11 @@ def check_fields(what: str, data: Any, columns: dict[str, Kind], *, fixed: tuple
     if not isinstance(data, Mapping):
         raise ValidationError(what, f"expected a dict of fields, got {type(data).__name__}")
     try:
-        if data.keys() <= columns.keys() and data.keys().isdisjoint(fixed):
-            return  # the usual case, told in two set operations; the loop below finds what to say
+        usual = data.keys() <= columns.keys() and data.keys().isdisjoint(fixed)
     except Exception:  # noqa: BLE001 - a key whose __hash__ or __eq__ raises; refused below
-        pass
+        usual = False
+    if usual:
+        return  # the usual case, told in two set operations; the loop below finds what to say
     for key in data:
         if type(key) is not str:
             raise ValidationError(what, f"field names must be text (str), got {shown(key)}")
