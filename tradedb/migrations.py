@@ -46,7 +46,7 @@ from .errors import DatabaseDamaged, MigrationError, TradeDBError
 from .queries import QUERIES
 from .resources import resource_dir
 from .schema import Difference, Schema, differences, read_schema
-from .sqlite import Session, copy_database, restore_database
+from .sqlite import Session, copy_database, is_busy, restore_database
 from .values import utc_now
 
 log = logging.getLogger("tradedb.migrations")
@@ -189,7 +189,7 @@ def _looking(path: Path) -> Iterator[Session]:
 def _cannot_read(path: Path, error: sqlite3.Error) -> TradeDBError:
     if "not a database" in str(error):
         return TradeDBError(f"{path} is not a SQLite database ({error}); check the path")
-    if is_busy_error(error):
+    if is_busy(error):
         return TradeDBError(
             f"cannot read {path}: another process kept it locked for over {LOOKING_TIMEOUT:g}s ({error}); retry"
         )
@@ -200,11 +200,6 @@ def _cannot_read(path: Path, error: sqlite3.Error) -> TradeDBError:
         )
     # For example a WAL database in a folder this user cannot write: reading needs its -shm file.
     return TradeDBError(f"cannot read {path}: {error}; check the file's and its folder's permissions")
-
-
-def is_busy_error(error: BaseException) -> bool:
-    """Whether SQLite refused because another connection holds a lock."""
-    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
 
 
 def applied_migration_ids(path: Path) -> list[str]:
@@ -294,13 +289,13 @@ def use_wal(path: Path, wait: float) -> None:
                     connection.execute("PRAGMA journal_mode = WAL").fetchall()
                     return
                 except sqlite3.OperationalError as error:
-                    if not is_busy_error(error) or time.monotonic() >= deadline:
+                    if not is_busy(error) or time.monotonic() >= deadline:
                         raise
                 time.sleep(random.uniform(WAL_NAP / 2, WAL_NAP * 1.5))
         finally:
             connection.close()
     except sqlite3.Error as error:
-        advice = f"other processes kept reading it for over {wait:g}s: retry" if is_busy_error(error) else (
+        advice = f"other processes kept reading it for over {wait:g}s: retry" if is_busy(error) else (
             f"check the permissions of {path} and its folder"
         )
         raise TradeDBError(f"could not switch {path} to WAL mode ({error}); it is unchanged: {advice}") from error
@@ -512,7 +507,7 @@ def _not_started(path: Path, error: Exception, wait: float) -> TradeDBError:
     """The error for a run that failed before migrating anything (its transaction was rolled back)."""
     if "not a database" in str(error):
         return TradeDBError(f"{path} is not a SQLite database ({error}); check the path")
-    if is_busy_error(error):
+    if is_busy(error):
         return MigrationError(
             f"could not start migrating {path}: another process kept it locked for over {wait:g}s ({error}); "
             "nothing was changed: retry"

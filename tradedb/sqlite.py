@@ -102,7 +102,7 @@ class Session:
             )
 
 
-def is_busy(error: sqlite3.Error) -> bool:
+def is_busy(error: BaseException) -> bool:
     """Whether SQLite refused because another connection holds a lock."""
     message = str(error)
     return isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
