@@ -1,6 +1,6 @@
 """The floor: stdlib sqlite3, synchronous, WAL + synchronous=NORMAL, executemany, minimal code.
 
-Same schema (sql/schema.sql), same input and output types as tradedb
+Same schema (sql/sqlite/schema.sql), same input and output types as tradedb
 (Decimals and aware datetimes in and out), but no validation, no records,
 no event loop: the speed limit for Python + SQLite.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from data import TRADE_COLUMNS as COMPARED
 
-SCHEMA = Path(__file__).resolve().parent.parent / "sql" / "schema.sql"
+SCHEMA = Path(__file__).resolve().parent.parent / "sql" / "sqlite" / "schema.sql"
 UTC = timezone.utc
 EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN)
 Q8, Q4 = Decimal("0.00000001"), Decimal("0.0001")
@@ -98,7 +98,7 @@ class Floor:
 
     @classmethod
     def create(cls, path: Path, bots: list[str]) -> "Floor":
-        """A new database file with sql/schema.sql and the bots (untimed setup)."""
+        """A new database file with sql/sqlite/schema.sql and the bots (untimed setup)."""
         impl = cls(path)
         impl.conn.executescript(SCHEMA.read_text())
         stamp = now()

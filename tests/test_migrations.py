@@ -1,4 +1,4 @@
-"""Migrations: no drift from sql/schema.sql, clean rollback, the yoyo CLI, and refusing unknown versions."""
+"""Migrations: no drift from sql/sqlite/schema.sql, clean rollback, the yoyo CLI, and refusing unknown versions."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_migrations_give_exactly_the_readable_schema(tmp_path):
     migrated, written = tmp_path / "migrated.db", tmp_path / "written.db"
     apply_pending(migrated)
     connection = sqlite3.connect(written)
-    connection.executescript((ROOT / "sql" / "schema.sql").read_text())
+    connection.executescript((ROOT / "sql" / "sqlite" / "schema.sql").read_text())
     connection.close()
     expected = schema_objects(written)
     assert {kind for kind, _ in expected} == {"table", "index", "trigger", "view"}
@@ -54,7 +54,7 @@ def test_rolling_back_every_migration_leaves_an_empty_database(tmp_path):
 
 
 def test_every_migration_has_a_rollback_and_a_description():
-    forward = sorted(p for p in (ROOT / "migrations").glob("*.sql") if not p.name.endswith(".rollback.sql"))
+    forward = sorted(p for p in (ROOT / "migrations" / "sqlite").glob("*.sql") if not p.name.endswith(".rollback.sql"))
     assert forward
     for path in forward:
         assert path.with_name(path.stem + ".rollback.sql").exists(), path
@@ -65,7 +65,7 @@ def test_every_migration_has_a_rollback_and_a_description():
 def test_yoyo_cli_applies_the_migrations_from_the_repo_root(tmp_path):
     path = tmp_path / "cli.db"
     result = subprocess.run(
-        [YOYO, "apply", "--batch", "--database", f"sqlite:///{path}", "migrations"],
+        [YOYO, "apply", "--batch", "--database", f"sqlite:///{path}", "migrations/sqlite"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -139,7 +139,7 @@ async def test_default_location_comes_from_the_environment(tmp_path, monkeypatch
 async def test_a_database_migrated_by_the_yoyo_cli_has_exactly_the_schema_health_expects(tmp_path):
     path = tmp_path / "cli.db"
     result = subprocess.run(
-        [YOYO, "apply", "--batch", "--database", f"sqlite:///{path}", "migrations"],
+        [YOYO, "apply", "--batch", "--database", f"sqlite:///{path}", "migrations/sqlite"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr

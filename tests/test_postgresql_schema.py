@@ -1,4 +1,4 @@
-"""tradedb's schema on PostgreSQL: its migrations, its drift from sql/postgresql/schema.sql,
+"""tradedb's schema on PostgreSQL: its migrations, its drift from sql/postgresql/sqlite/schema.sql,
 every rule held against rows typed into psql, and the open-trades index.
 
 These tests need a PostgreSQL 15 server: TRADEDB_TEST_POSTGRESQL_URL, by default
@@ -36,7 +36,7 @@ from yoyo import get_backend, read_migrations
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations" / "postgresql"
 SCHEMA = ROOT / "sql" / "postgresql" / "schema.sql"
-SQLITE_SCHEMA = ROOT / "sql" / "schema.sql"
+SQLITE_SCHEMA = ROOT / "sql" / "sqlite" / "schema.sql"
 SERVER_URL = os.environ.get("TRADEDB_TEST_POSTGRESQL_URL", "postgresql://root@127.0.0.1:5432/test")
 YOYO = str(Path(sys.executable).with_name("yoyo"))
 YOYO_TABLES = {"_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"}
@@ -173,7 +173,7 @@ def test_the_postgresql_migrations_have_the_sqlite_ids_rollbacks_and_description
 
     # Every SQLite migration has its PostgreSQL twin under the same id, so a database of
     # either kind is at the same version when the same ids are applied.
-    assert ids(MIGRATIONS) == ids(ROOT / "migrations") and FIRST in ids(MIGRATIONS)
+    assert ids(MIGRATIONS) == ids(ROOT / "migrations" / "sqlite") and FIRST in ids(MIGRATIONS)
     for migration_id in ids(MIGRATIONS):
         text = (MIGRATIONS / f"{migration_id}.sql").read_text()
         assert text.startswith("-- ") and "-- depends:" in text, migration_id

@@ -326,7 +326,7 @@ def migrations_dir(tmp_path, monkeypatch):
     """A copy of the migrations that tests can add to."""
     folder = tmp_path / "migrations"
     folder.mkdir()
-    for path in (ROOT / "migrations").glob("*.sql"):
+    for path in (ROOT / "migrations" / "sqlite").glob("*.sql"):
         shutil.copy(path, folder)
     monkeypatch.setattr(tradedb.migrations, "migrations_folder", lambda: folder)
     return folder

@@ -154,7 +154,7 @@ ORDER BY t.id
 
 def database_at_0001(path: Path) -> None:
     backend = get_backend(f"sqlite:///{path}")
-    migrations = read_migrations(str(ROOT / "migrations")).filter(lambda m: m.id == "0001.initial-schema")
+    migrations = read_migrations(str(ROOT / "migrations" / "sqlite")).filter(lambda m: m.id == "0001.initial-schema")
     with backend.lock():
         backend.apply_migrations(backend.to_apply(migrations))
     connection = sqlite3.connect(path, isolation_level=None)
@@ -219,7 +219,7 @@ def test_rolling_back_0002_gives_back_exactly_the_0001_schema(tmp_path):
 
     asyncio.run(migrate())
     backend = get_backend(f"sqlite:///{rolled_back}")
-    migrations = read_migrations(str(ROOT / "migrations")).filter(lambda m: m.id == "0002.books-and-views")
+    migrations = read_migrations(str(ROOT / "migrations" / "sqlite")).filter(lambda m: m.id == "0002.books-and-views")
     with backend.lock():
         backend.rollback_migrations(backend.to_rollback(migrations))
     assert schema_sql(rolled_back) == schema_sql(at_0001)

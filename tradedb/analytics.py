@@ -30,7 +30,7 @@ from .records import (
     PerformanceMetrics,
     metrics_from_row,
 )
-from .sqlite import Session, is_integer_overflow
+from .database import Session
 from .values import EXACT, new_uuid, time_to_text, utc_now
 
 SUMMARY = QUERIES["trade_summary"]
@@ -79,7 +79,7 @@ def get_trade_summary(
     try:
         row = session.one(query, params)
     except Exception as error:
-        if not is_integer_overflow(error):
+        if not session.sum_overflowed(error):
             raise
         return summary_in_python(session.each(inputs, params))
     total, open_, closed, cancelled, winning, losing, gross, net, commission, widest, first_entry, last_exit = row

@@ -23,7 +23,7 @@ from .records import (
     stored_row,
     trade_from_row,
 )
-from .sqlite import Session
+from .database import Session
 from .values import EXACT, UTC, time_to_text, utc_now
 
 INSERT_BOT = QUERIES["insert_bot_instance"]

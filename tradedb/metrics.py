@@ -9,7 +9,7 @@ from .errors import ValidationError
 from .queries import QUERIES
 from .records import METRICS_COLUMNS, PerformanceMetrics, check_fields, metrics_from_row, new_row
 from .bots import require_bots
-from .sqlite import Session
+from .database import Session
 from .values import new_uuid, time_to_text, utc_now
 
 INSERT_METRICS = QUERIES["insert_performance_metrics"]

@@ -42,6 +42,7 @@ from yoyo.backends.core.sqlite3 import SQLiteBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import MigrationList, default_migration_table, topological_sort
 
+from .database import SchemaState
 from .errors import DatabaseDamaged, MigrationError, TradeDBError
 from .queries import QUERIES
 from .resources import resource_dir
@@ -70,15 +71,6 @@ _RUN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
-class SchemaState:
-    """What a database has applied, against what this tradedb knows."""
-
-    applied: list[str]
-    pending: list[str]
-    unknown: list[str]
-
-
-@dataclass(frozen=True)
 class MigrationRun:
     """What applying migrations did: the ids applied, and the backup taken first (None for a new database)."""
 
@@ -88,7 +80,7 @@ class MigrationRun:
 
 def migrations_folder() -> Path:
     """The folder of this version's migrations."""
-    return resource_dir("migrations")
+    return resource_dir("migrations") / "sqlite"
 
 
 def known_migrations(*, loaded: bool = False) -> MigrationList:

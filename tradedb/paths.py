@@ -76,7 +76,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def check_destination(
     dest: str | os.PathLike[str],
-    database: Path,
+    database: Path | None,
     *,
     field: str,
     overwrite: bool = False,
@@ -85,7 +85,7 @@ def check_destination(
 ) -> Path:
     """The resolved path to write `dest` at, after refusing the database, its side files and anything unsafe to replace.
 
-    Refused: the database or its -wal/-shm/-journal (through symlinks, `..` or
+    Refused: the database file (None: a server's, no file) or its -wal/-shm/-journal (through symlinks, `..` or
     hard links), the side file of any other SQLite database, a dangling
     symlink, and anything that is not a regular file; an existing file unless
     `overwrite` (never a SQLite database; `if_exists` says what to do); with `sqlite_file`, a name that has
@@ -101,11 +101,11 @@ def check_destination(
 
 
 def _checked_destination(
-    given: Path, database: Path, field: str, overwrite: bool, sqlite_file: bool, if_exists: str
+    given: Path, database: Path | None, field: str, overwrite: bool, sqlite_file: bool, if_exists: str
 ) -> Path:
     real = resolve(given)
     check_name_length(field, real)
-    for own in database_files(database):
+    for own in database_files(database) if database is not None else ():
         if real == own or _same_file(real, own):
             raise ConflictError(
                 f"{field}: refusing to write over the database {database} (or its -wal/-shm/-journal files): "

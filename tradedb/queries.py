@@ -1,4 +1,9 @@
-"""The named-query loader: parses sql/queries/*.sql once, at import, and fails loudly.
+"""The named-query loader: parses each dialect's query files once, at import, and fails loudly.
+
+A dialect's queries are those of sql/queries/ (written once: the same text
+runs on every backend) and of sql/<dialect>/queries/ (written in that
+dialect's words). A name is in one of the two places, never both, and every
+dialect has every name, with the same kind and parameters.
 
 A query file holds blocks like this one:
 
@@ -9,10 +14,12 @@ A query file holds blocks like this one:
 The header names the query, declares its parameters and says what it
 returns: `:one` (a row or None), `:many` (a list of rows) or `:exec`
 (nothing; the row count). The comment lines after it say what the query is
-for. Parameters are SQLite `:named` ones, so the body can be pasted into the
+for. Parameters are `:named` ones, so the body can be pasted into the
 sqlite3 shell after `.parameter set :id '...'`. The SQL sent numbers them
-instead (`?1` is the first declared), because SQLite binds a tuple of values
-faster than it looks names up in a dict: 4 us less per trade inserted.
+instead, in the driver's own style (`?1` for SQLite, `$1` for PostgreSQL; the
+first declared is 1), because a tuple of values binds faster than a dict is
+looked up (4 us less per trade inserted on SQLite), and PostgreSQL's own
+numbered parameters need no rewriting of `%` by the driver.
 
 A duplicate name, an unknown kind, or a parameter used but not declared (or
 declared but not used) raises QueryFileError naming file:line.
@@ -40,7 +47,7 @@ _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """One named query: its SQL as sent to SQLite (name and origin leading), and its contract."""
+    """One named query: its SQL as sent (name and origin leading), and its contract."""
 
     name: str
     kind: str
@@ -55,8 +62,8 @@ class Query:
         return tuple(map(params.__getitem__, self.declared))
 
 
-def parse_query_file(path: Path, label: str | None = None) -> list[Query]:
-    """Parse one query file; `label` is how errors and SQL comments name it."""
+def parse_query_file(path: Path, label: str | None = None, placeholder: str = "?") -> list[Query]:
+    """Parse one query file; `label` is how errors and SQL comments name it, `placeholder` + N a parameter in the SQL sent."""
     label = label or path.name
     lines = path.read_text(encoding="utf-8").splitlines()
     queries: list[Query] = []
@@ -66,11 +73,11 @@ def parse_query_file(path: Path, label: str | None = None) -> list[Query]:
             raise QueryFileError(f"{label}:{i + 1}: SQL before the first '-- name:' line")
     for n, start in enumerate(header_at):
         end = header_at[n + 1] if n + 1 < len(header_at) else len(lines)
-        queries.append(_parse_block(lines, start, end, label))
+        queries.append(_parse_block(lines, start, end, label, placeholder))
     return queries
 
 
-def _parse_block(lines: list[str], start: int, end: int, label: str) -> Query:
+def _parse_block(lines: list[str], start: int, end: int, label: str, placeholder: str) -> Query:
     where = f"{label}:{start + 1}"
     header = _HEADER.match(lines[start].strip())
     if header is None:
@@ -100,13 +107,13 @@ def _parse_block(lines: list[str], start: int, end: int, label: str) -> Query:
     unused = set(declared) - used
     if unused:
         raise QueryFileError(f"{where}: query {name!r} declares {', '.join(sorted(unused))} but never uses it")
-    sql = f"-- name: {name} ({where})\n{_number_params(body, declared)}"
+    sql = f"-- name: {name} ({where})\n{_number_params(body, declared, placeholder)}"
     return Query(name, kind, frozenset(declared), sql, where, " ".join(doc), tuple(declared))
 
 
-def _number_params(body: str, declared: list[str]) -> str:
-    """The body with each :name in its code (not in strings or comments) replaced by ?N, N its declared place."""
-    number = {name: f"?{place}" for place, name in enumerate(declared, start=1)}
+def _number_params(body: str, declared: list[str], placeholder: str) -> str:
+    """The body with each :name in its code (not in strings or comments) replaced by ?N or $N, N its declared place."""
+    number = {name: f"{placeholder}{place}" for place, name in enumerate(declared, start=1)}
     parts, code_from = [], 0
     for not_code in _NOT_CODE.finditer(body):
         parts.append(_PARAM.sub(lambda m: number[m[1]], body[code_from : not_code.start()]))
@@ -119,7 +126,8 @@ def _number_params(body: str, declared: list[str]) -> str:
 class QuerySet(Mapping[str, Query]):
     """Every named query of a folder, by name."""
 
-    def __init__(self, queries: list[Query]) -> None:
+    def __init__(self, queries: list[Query], where: str = "sql/queries/") -> None:
+        self._where = where
         self._queries: dict[str, Query] = {}
         for query in queries:
             if query.name in self._queries:
@@ -131,7 +139,7 @@ class QuerySet(Mapping[str, Query]):
         try:
             return self._queries[name]
         except KeyError:
-            raise QueryFileError(f"no query named {name!r} in sql/queries/") from None
+            raise QueryFileError(f"no query named {name!r} in {self._where}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._queries)
@@ -140,12 +148,33 @@ class QuerySet(Mapping[str, Query]):
         return len(self._queries)
 
 
-def load_queries(folder: Path) -> QuerySet:
+def load_queries(folder: Path, label: str = "sql/queries", placeholder: str = "?") -> QuerySet:
     """Load every *.sql file of `folder`, in name order."""
     queries: list[Query] = []
     for path in sorted(folder.glob("*.sql")):
-        queries.extend(parse_query_file(path, f"sql/queries/{path.name}"))
-    return QuerySet(queries)
+        queries.extend(parse_query_file(path, f"{label}/{path.name}", placeholder))
+    return QuerySet(queries, f"{label}/")
 
 
-QUERIES = load_queries(resource_dir("sql") / "queries")
+# Each dialect and how its driver numbers parameters.
+PLACEHOLDERS = {"sqlite": "?", "postgresql": "$"}
+
+
+def load_dialect(dialect: str) -> QuerySet:
+    """Every query of `dialect`: the shared ones of sql/queries/ and its own of sql/<dialect>/queries/."""
+    placeholder = PLACEHOLDERS[dialect]
+    sql = resource_dir("sql")
+    shared = load_queries(sql / "queries", "sql/queries", placeholder)
+    own = load_queries(sql / dialect / "queries", f"sql/{dialect}/queries", placeholder)
+    for name in own:
+        if name in shared:
+            raise QueryFileError(
+                f"{own[name].origin}: query {name!r} is also in {shared[name].origin}; "
+                "keep it in sql/queries/ when its text suits every dialect, else only in each dialect's folder"
+            )
+    return QuerySet([*shared.values(), *own.values()], f"sql/queries/ or sql/{dialect}/queries/")
+
+
+DIALECTS = {dialect: load_dialect(dialect) for dialect in PLACEHOLDERS}
+# The units of work name their queries through these; a session runs its own dialect's query of the same name.
+QUERIES = DIALECTS["sqlite"]

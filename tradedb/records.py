@@ -1,6 +1,6 @@
 """The records tradedb returns, one frozen dataclass per table, and each table's column kinds.
 
-Field order is column order in sql/schema.sql; the named queries select the
+Field order is column order in sql/sqlite/schema.sql; the named queries select the
 columns in this order, and a record is built from a row by position.
 """
 

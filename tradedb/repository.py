@@ -31,7 +31,8 @@ from .records import (
     as_fields,
     check_fields,
 )
-from .sqlite import Database, disk_full, is_disk_full, opening_failed_for_space, release_frames
+from .database import Database
+from .sqlite import Database as SQLiteDatabase, disk_full, is_disk_full, opening_failed_for_space, release_frames
 from .values import MAX_INTEGER, exact_text, shown
 
 DEFAULT_DATABASE = "db/trading.db"
@@ -144,9 +145,14 @@ class Repository:
         self._db = database
 
     @property
-    def path(self) -> Path:
-        """The database file."""
+    def path(self) -> Path | None:
+        """The database file (SQLite); None for a database on a server."""
         return self._db.path
+
+    @property
+    def location(self) -> str:
+        """Where the database is: its file's path, or its URL without the password."""
+        return self._db.location
 
     async def close(self) -> None:
         """Close the database connections."""
@@ -359,9 +365,13 @@ class Repository:
                 await asyncio.sleep(upkeep.CLEANUP_PAUSE)
         return deleted
 
+    def default_backup_path(self) -> Path:
+        """Where backup() writes when given no destination (a new name each second)."""
+        return self._db.default_backup_path()
+
     async def backup(self, dest: str | os.PathLike[str] | None = None) -> Path:
         """A consistent copy of the live database (default backups/<name>-<UTC time>.db beside it); its path."""
-        path = upkeep.backup_destination(self.path, dest)
+        path = upkeep.backup_destination(self._db.path, self._db.default_backup_path(), dest)
         await self._db.backup(path)
         return path
 
@@ -370,7 +380,7 @@ class Repository:
         stale_after = _duration("stale_after", stale_after)
         if not isinstance(full, int):  # bool is an int; read as one, so no __bool__ of a caller's is called
             raise ValidationError("full", f"expected True or False, got {shown(full)}")
-        return await self._db.inspect(upkeep.health, self.path, int.__int__(full) != 0, stale_after)
+        return await self._db.inspect(upkeep.health, self.location, int.__int__(full) != 0, stale_after)
 
     # Metrics
 
@@ -395,7 +405,7 @@ async def open_repository(database: str | os.PathLike[str] | None, migrate: bool
         raise ValidationError("database", f"cannot create the folder {path.parent}: {error.strerror}") from None
     try:
         await asyncio.to_thread(prepare, path, migrate=migrate, busy_timeout=float(busy_timeout))
-        db = Database(path, float(busy_timeout))
+        db = SQLiteDatabase(path, float(busy_timeout))
         await db.open()  # closes what it opened when it fails
     except Exception as error:
         release_frames(error)  # so that nothing the failed attempt opened stays open

@@ -11,8 +11,8 @@ A `Database` holds two aiosqlite connections to one file:
 
 The repository hands each unit of work (a plain function of a `Session`)
 to a connection's thread whole, so a transaction costs one thread hop
-rather than one per statement. A later PostgreSQL backend would provide
-the same `read`, `write` and `transaction` over asyncpg.
+rather than one per statement. tradedb/postgresql.py provides the same
+shapes (tradedb/database.py) over a server.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ import aiosqlite
 
 from .errors import ConflictError, DatabaseBusy, DatabaseDamaged, DiskFull, InvalidTransition, TradeDBError, ValidationError
 from .paths import publish
-from .queries import Query
+from .database import Check
+from .queries import DIALECTS, Query
 
 SQL_LOG = logging.getLogger("tradedb.sql")
 OLDEST_SQLITE = (3, 30, 0)  # aggregate FILTER clauses
@@ -46,12 +47,18 @@ _TRIGGER_MESSAGE = re.compile(r"^\w+\.(?P<column>\w+): (?P<reason>.+)$")
 Result = TypeVar("Result")
 
 
+QUERIES = DIALECTS["sqlite"]
+
+
 class Session:
     """The statements a unit of work may run; lives in its connection's thread."""
 
-    def __init__(self, connection: sqlite3.Connection, busy_timeout: float) -> None:
+    dialect = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection, busy_timeout: float, path: Path | None = None) -> None:
         self.connection = connection
         self.busy_timeout = busy_timeout
+        self.path = path
 
     def one(self, query: Query, params: Mapping[str, Any]) -> Any:
         """Run a :one query: its row, or None."""
@@ -72,6 +79,7 @@ class Session:
 
     def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run an :exec query once per parameter set, in one call into SQLite."""
+        query = QUERIES[query.name]
         if query.kind != "exec":
             raise TypeError(f"{query.name} is a :{query.kind} query, not :exec")
         if rows:
@@ -84,6 +92,7 @@ class Session:
         return cursor.rowcount
 
     def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        query = QUERIES[query.name]
         if query.kind != kind:
             raise TypeError(f"{query.name} is a :{query.kind} query, not :{kind}")
         self._check_params(query, params)
@@ -94,12 +103,79 @@ class Session:
         SQL_LOG.debug("%s %r (%.3f ms)", query.name, dict(params), (perf_counter() - started) * 1000)
         return cursor
 
+    def sum_overflowed(self, error: BaseException) -> bool:
+        """Whether SQLite refused a sum that passed 2^63 (its sum() adds 64-bit integers)."""
+        return is_integer_overflow(error)
+
+    def check_database(self, check: Check, problems: list[str], full: bool) -> None:
+        """health()'s checks of the file: SQLite's version, journal, migrations, integrity, foreign keys, schema, size, disk."""
+        from .migrations import applied_ids, schema_problems, state_of  # migrations imports this module
+        from .upkeep import report_migrations  # upkeep's units of work import the shapes this module provides
+
+        connection, path = self.connection, self.path
+        assert path is not None
+        check("sqlite_version", lambda: sqlite3.sqlite_version)
+        mode = check("journal_mode", lambda: connection.execute("PRAGMA journal_mode").fetchone()[0])
+        schema = report_migrations(check, problems, lambda: state_of(applied_ids(self)))
+        pragma = "integrity_check" if full else "quick_check"
+
+        def integrity() -> list[str] | str:
+            try:
+                found = [row[0] for row in connection.execute(f"PRAGMA {pragma}({MAX_REPORTED_PROBLEMS})")]
+            except sqlite3.DatabaseError as error:
+                # The check can stop at damage it cannot read past: that is its finding.
+                found = [str(error)]
+            return "ok" if found == ["ok"] else found
+
+        found = check("integrity", integrity)
+        if found is not None and found != "ok":
+            problems.append(f"{pragma} found {len(found)} problem(s); restore a backup or .recover the file")
+        violations = check("foreign_key_violations", lambda: len(connection.execute("PRAGMA foreign_key_check").fetchall()))
+        if violations:
+            problems.append(
+                f"{violations} row(s) refer to a missing row; see them with PRAGMA foreign_key_check in the sqlite3 shell"
+            )
+        if schema is not None and not schema.unknown:
+            # The schema must be the one the applied migrations produce: a
+            # trigger or CHECK lost to a hand edit no longer guards the data.
+            applied = schema.applied
+            problems.extend(
+                f"{difference}: restore a backup from before the change (tradedb keeps them in {path.parent / 'backups'})"
+                for difference in check(None, lambda: schema_problems(self, applied)) or []
+            )
+        check("file_size_bytes", lambda: database_size(path))
+        free = check("free_disk_bytes", lambda: free_bytes(path))
+        if free is not None and free < LOW_DISK_BYTES:
+            # Below this, writes fail (or soon will) with DiskFull: see LOW_DISK_BYTES.
+            problems.append(
+                f"the file system at {mount_point(path)} holding the database has {free} bytes free "
+                f"(under {LOW_DISK_BYTES}): writes may fail with DiskFull at any moment; free some space there"
+            )
+        if mode is not None and mode != "wal":
+            problems.append(f"journal_mode is {mode}, not wal: bots writing at once will wait on readers")
+
+    @staticmethod
+    def shell_literal(value: str) -> str:
+        """`value` as an SQL literal for the sqlite3 shell, on one line whatever it holds."""
+        if value.isprintable():
+            return "'" + value.replace("'", "''") + "'"
+        return f"CAST(X'{value.encode('utf-8', 'surrogatepass').hex().upper()}' AS TEXT)"
+
     @staticmethod
     def _check_params(query: Query, params: Mapping[str, Any]) -> None:
         if params.keys() != query.params:
             raise TypeError(
                 f"{query.name} ({query.origin}) takes {sorted(query.params)}, was given {sorted(params)}"
             )
+
+
+MAX_REPORTED_PROBLEMS = 100
+
+
+def database_size(path: Path) -> int:
+    """Bytes of the database file plus its write-ahead log."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 def is_busy(error: BaseException) -> bool:
@@ -226,7 +302,7 @@ def translate(error: sqlite3.Error, busy_timeout: float, path: Path | None = Non
             return ValidationError(raised["column"], raised["reason"])
         if message.startswith("CHECK constraint failed: "):
             constraint = message.split(": ", 1)[1]
-            return ValidationError(constraint, "the database refused the value (see this constraint in sql/schema.sql)")
+            return ValidationError(constraint, "the database refused the value (see this constraint in sql/sqlite/schema.sql)")
         return ValidationError("database", message)
     return TradeDBError(f"SQLite error: {message}")
 
@@ -395,7 +471,7 @@ class _Worker:
 
         def connector() -> sqlite3.Connection:
             connection = _open(path, busy_timeout, reader=reader)
-            self.session = Session(connection, busy_timeout)
+            self.session = Session(connection, busy_timeout, path)
             return connection
 
         self.connection = aiosqlite.Connection(connector, iter_chunk_size=64)
@@ -409,8 +485,10 @@ class _Worker:
 class Database:
     """An open SQLite database file, shared by every coroutine of one process."""
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path, busy_timeout: float) -> None:
-        self.path = path
+        self.path: Path = path
         self.busy_timeout = busy_timeout
         self._writer = _Worker(path, busy_timeout, reader=False)
         self._reader = _Worker(path, busy_timeout, reader=True)
@@ -423,6 +501,17 @@ class Database:
         self._unit: Callable[..., Any] = _in_transaction
         self._nested: Callable[..., Any] = _in_savepoint
         self._finish: Callable[[Session], None] = _commit
+
+    @property
+    def location(self) -> str:
+        """The database file's path."""
+        return str(self.path)
+
+    def default_backup_path(self) -> Path:
+        """backups/<name>-<UTC timestamp>.db beside the database."""
+        from .migrations import default_backup_path  # migrations imports this module
+
+        return default_backup_path(self.path)
 
     async def open(self) -> None:
         """Open both connections (the writer first: it switches the file to WAL)."""

@@ -29,7 +29,7 @@ from .records import (
     stored_row,
     trade_from_row,
 )
-from .sqlite import Session
+from .database import Session
 from .values import EXACT, new_uuid, time_to_text, utc_now
 
 INSERT_TRADE = QUERIES["insert_trade"]

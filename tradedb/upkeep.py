@@ -7,19 +7,18 @@ bot writing meanwhile waits for one batch at most (README.md, "Retention").
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal, localcontext
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from .bots import get_stale_bots
+from .database import Check, SchemaState, Session
 from .errors import ValidationError
-from .migrations import applied_ids, default_backup_path, schema_problems, state_of
 from .paths import check_destination, path_text
 from .queries import QUERIES
-from .sqlite import LOW_DISK_BYTES, Session, free_bytes, is_integer_overflow, mount_point
 from .records import MONEY
 from .values import EXACT, time_to_text, utc_now
 
@@ -44,7 +43,6 @@ CLEANUP_BATCH = 200
 # process's coroutines (which queue for it).
 CLEANUP_PAUSE = 0.005
 STALE_AFTER = timedelta(minutes=5)
-MAX_REPORTED_PROBLEMS = 100
 # Trades a problem names as examples, and bots with wrong books named one a line.
 EXAMPLES = 3
 MAX_WRONG_BOOKS_SHOWN = 10
@@ -91,10 +89,10 @@ def delete_old_metrics(session: Session, metrics_cutoff: str, batch_size: int) -
 # Backups -----------------------------------------------------------------
 
 
-def backup_destination(database: Path, dest: str | os.PathLike[str] | None) -> Path:
-    """Where a backup goes (default backups/<name>-<UTC timestamp>.db beside the database), folders made."""
+def backup_destination(database: Path | None, default: Path, dest: str | os.PathLike[str] | None) -> Path:
+    """Where a backup goes (`default` when `dest` is None), checked against the database file (if any), folders made."""
     if dest is None:
-        path = default_backup_path(database)
+        path = default
     else:
         path = Path(path_text("dest", dest))
     # The resolved path is the one made and written: "nosuch/../trading.db"
@@ -110,18 +108,12 @@ def backup_destination(database: Path, dest: str | os.PathLike[str] | None) -> P
 # Health ------------------------------------------------------------------
 
 
-def database_size(path: Path) -> int:
-    """Bytes of the database file plus its write-ahead log."""
-    wal = path.with_name(path.name + "-wal")
-    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-
-
 def closed_net_pnl_sums(session: Session) -> dict[str, Decimal]:
     """Each bot's sum of its closed trades' net_pnl, exact: in SQL when it can be, else in Python."""
     try:
         rows = session.many(CLOSED_NET_PNL_BY_BOT, {})
     except Exception as error:
-        if not is_integer_overflow(error):
+        if not session.sum_overflowed(error):
             raise
         rows = None
     if rows is not None and all(widest <= WIDEST_SUMMED_IN_SQL for _, _, widest in rows):
@@ -159,91 +151,40 @@ def one_line(value: Any) -> str:
     return repr(value) if isinstance(value, str) and value.isprintable() else ascii(value)
 
 
-def sql_text(value: str) -> str:
-    """`value` as an SQL literal for the sqlite3 shell, on one line whatever it holds."""
-    if value.isprintable():
-        return "'" + value.replace("'", "''") + "'"
-    return f"CAST(X'{value.encode('utf-8', 'surrogatepass').hex().upper()}' AS TEXT)"
-
-
-def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> dict[str, Any]:
-    """A report on the database: every check runs, and a failing one is reported, never raised."""
-    connection = session.connection
-    problems: list[str] = []
-    report: dict[str, Any] = {
-        "ok": False,
-        "database": str(path),
-        "sqlite_version": sqlite3.sqlite_version,
-        "journal_mode": None,
-        "applied_migrations": None,
-        "pending_migrations": None,
-        "integrity": None,
-        "foreign_key_violations": None,
-        "row_counts": None,
-        "file_size_bytes": None,
-        "free_disk_bytes": None,
-        "stale_bots": None,
-        "closed_trades_without_pnl": None,
-        "trades_of_another_type": None,
-        "bots_with_wrong_books": None,
-        "problems": problems,
-    }
-
-    def check(key: str, measure: Any) -> None:
-        # An unhealthy database makes checks fail; the report says so
-        # instead of the check raising, whatever the failure.
-        try:
-            report[key] = measure()
-        except Exception as error:  # noqa: BLE001
-            problems.append(f"{key}: could not be checked ({type(error).__name__}: {error})")
-
-    check("journal_mode", lambda: connection.execute("PRAGMA journal_mode").fetchone()[0])
-    check("schema", lambda: state_of(applied_ids(session)))
-    schema = report.pop("schema", None)
+def report_migrations(check: Check, problems: list[str], measure: Callable[[], SchemaState]) -> SchemaState | None:
+    """Report the applied and pending migrations `measure` finds, and problems with them; the state found."""
+    schema: SchemaState | None = check(None, measure)
+    check("applied_migrations", lambda: None if schema is None else schema.applied)
+    check("pending_migrations", lambda: None if schema is None else schema.pending)
     if schema is not None:
-        report["applied_migrations"], report["pending_migrations"] = schema.applied, schema.pending
         if schema.pending:
             problems.append(f"pending migrations {', '.join(schema.pending)}: apply them (tradedb migrate)")
         if schema.unknown:
             problems.append(f"migrations {', '.join(schema.unknown)} are from a newer tradedb: upgrade tradedb")
-    pragma = "integrity_check" if full else "quick_check"
+    return schema
 
-    def integrity() -> list[str]:
+
+def health(session: Session, location: str, full: bool, stale_after: timedelta) -> dict[str, Any]:
+    """A report on the database: every check runs, and a failing one is reported, never raised."""
+    problems: list[str] = []
+    report: dict[str, Any] = {"ok": False, "database": location}
+    report["problems"] = problems  # last in the report: the keys before it are filled in as checked
+
+    def check(key: str | None, measure: Callable[[], Any]) -> Any:
+        # An unhealthy database makes checks fail; the report says so
+        # instead of the check raising, whatever the failure.
         try:
-            return [row[0] for row in connection.execute(f"PRAGMA {pragma}({MAX_REPORTED_PROBLEMS})")]
-        except sqlite3.DatabaseError as error:
-            # The check can stop at damage it cannot read past: that is its finding.
-            return [str(error)]
+            value = measure()
+        except Exception as error:  # noqa: BLE001
+            value = None
+            problems.append(f"{key or 'schema_objects'}: could not be checked ({type(error).__name__}: {error})")
+        if key is not None:
+            report[key] = value
+        return value
 
-    check("integrity", integrity)
-    if report["integrity"] == ["ok"]:
-        report["integrity"] = "ok"
-    elif report["integrity"] is not None:
-        problems.append(f"{pragma} found {len(report['integrity'])} problem(s); restore a backup or .recover the file")
-    check("foreign_key_violations", lambda: len(connection.execute("PRAGMA foreign_key_check").fetchall()))
-    if report["foreign_key_violations"]:
-        problems.append(
-            f"{report['foreign_key_violations']} row(s) refer to a missing row; "
-            "see them with PRAGMA foreign_key_check in the sqlite3 shell"
-        )
-    if schema is not None and not schema.unknown:
-        # The schema must be the one the applied migrations produce: a
-        # trigger or CHECK lost to a hand edit no longer guards the data.
-        applied = schema.applied
-        check("schema_objects", lambda: schema_problems(session, applied))
-        problems.extend(
-            f"{found}: restore a backup from before the change (tradedb keeps them in {path.parent / 'backups'})"
-            for found in report.pop("schema_objects", None) or []
-        )
+    session.check_database(check, problems, full)
+    report["problems"] = report.pop("problems")
     check("row_counts", lambda: dict(zip(("bot_instances", "trades", "performance_metrics"), session.one(ROW_COUNTS, {}))))
-    check("file_size_bytes", lambda: database_size(path))
-    check("free_disk_bytes", lambda: free_bytes(path))
-    if report["free_disk_bytes"] is not None and report["free_disk_bytes"] < LOW_DISK_BYTES:
-        # Below this, writes fail (or soon will) with DiskFull: see LOW_DISK_BYTES.
-        problems.append(
-            f"the file system at {mount_point(path)} holding the database has {report['free_disk_bytes']} bytes free "
-            f"(under {LOW_DISK_BYTES}): writes may fail with DiskFull at any moment; free some space there"
-        )
     check("stale_bots", lambda: len(get_stale_bots(session, stale_after)))
     # Rows the rules of migration 0002 forbid, which a database written
     # before it can hold (its triggers guard only new writes), and books
@@ -278,16 +219,15 @@ def health(session: Session, path: Path, full: bool, stale_after: timedelta) -> 
         for bot_id, stored, summed in wrong[:MAX_WRONG_BOOKS_SHOWN]:
             problems.append(
                 f"bot {one_line(bot_id)} has total_pnl {shown(stored)}, but its closed trades' net_pnl sum to {summed} "
-                "(an edit made outside tradedb): with the bot stopped, set it to the sum in the sqlite3 shell: "
-                f"UPDATE bot_instances SET total_pnl = {sql_text(summed)} WHERE id = {sql_text(bot_id)};"
+                "(an edit made outside tradedb): with the bot stopped, set it to the sum in the database's shell: "
+                f"UPDATE bot_instances SET total_pnl = {session.shell_literal(summed)} "
+                f"WHERE id = {session.shell_literal(bot_id)};"
             )
         if len(wrong) > MAX_WRONG_BOOKS_SHOWN:
             problems.append(
                 f"{len(wrong) - MAX_WRONG_BOOKS_SHOWN} more bot(s) have a total_pnl other than their closed trades' "
                 "net_pnl sum: correct those above, then run the health check again to see the next ones"
             )
-    if report["journal_mode"] is not None and report["journal_mode"] != "wal":
-        problems.append(f"journal_mode is {report['journal_mode']}, not wal: bots writing at once will wait on readers")
     # Stale bots are the bots' trouble, not the database's: reported, but
     # they do not make the database unhealthy.
     report["ok"] = not problems

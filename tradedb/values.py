@@ -1,6 +1,6 @@
 """Column kinds: how each kind of value is checked on the way in and read on the way out.
 
-The stored forms are described at the top of sql/schema.sql: canonical
+The stored forms are described at the top of sql/sqlite/schema.sql: canonical
 decimal text with the column's scale, fixed-width UTC text, JSON text.
 Every kind has `to_db(field, value)`, which validates what a caller gave
 and returns the stored form, and `from_db(stored)`, which returns the Python

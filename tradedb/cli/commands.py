@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import Trade
 from ..errors import MigrationError
-from ..migrations import default_backup_path, schema_state
+from ..migrations import schema_state
 from . import output
 from .args import format_age
 from .common import database_path, open_existing, opened, require_bot, require_creatable, require_file
@@ -277,13 +277,13 @@ async def run_cleanup(options: argparse.Namespace) -> int:
     return 0
 
 
-def _backup_target(dest: str | None, database: Path) -> Path | None:
+def _backup_target(dest: str | None, default: Path) -> Path | None:
     """DEST as given; a folder (existing, or written with a trailing slash) gets the usual timestamped name in it."""
     if dest is None:
         return None
     target = Path(dest)
     if target.is_dir() or dest.endswith(("/", os.sep)):
-        return target / default_backup_path(database).name
+        return target / default.name
     return target
 
 
@@ -291,13 +291,13 @@ async def run_backup(options: argparse.Namespace) -> int:
     """Take a consistent online copy of the database and print where it is."""
     progress = output.Progress(output.interactive())
     async with open_existing(options) as repository:
-        target = _backup_target(options.dest, repository.path)
+        target = _backup_target(options.dest, repository.default_backup_path())
         if target is not None:
             require_creatable(target)  # so an unwritable folder is named, not just "unable to open"
         async with progress.activity("backing up"):
             written = await repository.backup(target)
     if options.json:
-        print(output.json_text({"database": repository.path, "backup": written}))
+        print(output.json_text({"database": repository.location, "backup": written}))
     else:
         print(written)
     return 0

@@ -74,4 +74,4 @@ async def open_existing(options: argparse.Namespace) -> AsyncIterator[Repository
 async def require_bot(repository: Repository, bot_id: str) -> None:
     """Refuse an unknown bot id up front, so a typo is an error rather than an empty answer."""
     if await repository.get_bot_instance(bot_id) is None:
-        raise CliError(f"no bot {bot_id!r} in {repository.path}; `tradedb bots` lists them")
+        raise CliError(f"no bot {bot_id!r} in {repository.location}; `tradedb bots` lists them")

@@ -1,0 +1,99 @@
+"""What every backend provides: a `Database` the repository awaits, and the `Session` its units of work use.
+
+A backend is one module (tradedb/sqlite.py, tradedb/postgresql.py) plus its
+folders sql/<dialect>/ and migrations/<dialect>/. The units of work
+(trades.py, bots.py, analytics.py, upkeep.py, ...) see only these two
+shapes, and values in their stored forms (see tradedb/values.py): exact
+decimal text, UTC time text ending in Z, JSON text, UUID text. Each backend
+turns its driver's values into those forms, so no unit of work branches on
+the dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from .queries import Query
+
+Result = TypeVar("Result")
+# health()'s way to run one measurement: returns its result and keeps it in
+# the report under `key` (None: not kept), or reports why it failed and returns None.
+Check = Callable[[str | None, Callable[[], Any]], Any]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What a database has applied, against what this tradedb knows."""
+
+    applied: list[str]
+    pending: list[str]
+    unknown: list[str]
+
+
+class Session(Protocol):
+    """The statements a unit of work may run; lives in its connection's thread, inside one transaction."""
+
+    dialect: str
+
+    def one(self, query: Query, params: Mapping[str, Any]) -> Any:
+        """Run a :one query: its row, or None."""
+
+    def many(self, query: Query, params: Mapping[str, Any]) -> list[Any]:
+        """Run a :many query: all its rows."""
+
+    def each(self, query: Query, params: Mapping[str, Any]) -> Iterator[Any]:
+        """Run a :many query: its rows one at a time, for results too large to hold at once."""
+
+    def exec(self, query: Query, params: Mapping[str, Any]) -> int:
+        """Run an :exec query: the number of rows it changed."""
+
+    def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run an :exec query once per parameter set, in one call into the driver."""
+
+    def sum_overflowed(self, error: BaseException) -> bool:
+        """Whether `error` is the database refusing a sum too large for its integers (then sum in Python)."""
+
+    def check_database(self, check: Check, problems: list[str], full: bool) -> None:
+        """health()'s checks of what only this backend knows: its version, files or server, schema, constraints."""
+
+    def shell_literal(self, value: str) -> str:
+        """`value` as an SQL string literal to paste into this backend's shell, on one line."""
+
+
+class Database(Protocol):
+    """An open database, shared by every coroutine of one process."""
+
+    dialect: str
+
+    @property
+    def location(self) -> str:
+        """Where the database is: a file path, or a URL without its password."""
+
+    @property
+    def path(self) -> Path | None:
+        """The database file (SQLite), or None (a server)."""
+
+    async def close(self) -> None:
+        """Close every connection; safe to call twice."""
+
+    async def write(self, unit: Callable[..., Result], *args: Any) -> Result:
+        """Run unit(session, *args) as one write transaction, or in the caller's open one."""
+
+    async def read(self, unit: Callable[..., Result], *args: Any) -> Result:
+        """Run unit(session, *args) on one snapshot of the last commit, or in the caller's open transaction."""
+
+    async def inspect(self, unit: Callable[..., Result], *args: Any) -> Result:
+        """Run unit(session, *args) for health checks: each statement on its own, failures left to the unit."""
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Group calls atomically; nested use makes a savepoint."""
+
+    def default_backup_path(self) -> Path:
+        """Where a backup goes when no destination is given."""
+
+    async def backup(self, dest: Path) -> None:
+        """Write a backup to the new file `dest`, already checked (upkeep.backup_destination)."""
