@@ -249,8 +249,10 @@ class SQLAlchemyORM:
 class Loader:
     """Untimed setup for W3/W4/memory: Core bulk INSERT (SQLAlchemy's fastest path), chunk by chunk."""
 
+    impl_class: Any = SQLAlchemyORM  # impl_sqlalchemy_pg's Loader sets its subclass
+
     def __init__(self, path: Path) -> None:
-        self.impl = SQLAlchemyORM(path)
+        self.impl = self.impl_class(path)
         self.books: dict[str, Decimal] = {}
         self.session: AsyncSession | None = None
 

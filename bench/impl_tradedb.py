@@ -1,4 +1,4 @@
-"""tradedb, through its public API only."""
+"""tradedb, through its public API only: a database path (SQLite) or a postgresql:// URL."""
 
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ class TradeDB:
         self.repo = repo
 
     @classmethod
-    async def open(cls, path: Path) -> "TradeDB":
-        return cls(await tradedb.connect(path))
+    async def open(cls, location: Path | str, pool_size: int | None = None) -> "TradeDB":
+        """connect(location); with pool_size (W5 on PostgreSQL), connect(location, pool_size=N)."""
+        if pool_size is None:
+            return cls(await tradedb.connect(location))
+        return cls(await tradedb.connect(location, pool_size=pool_size))  # type: ignore[call-arg]
 
     @classmethod
-    async def create(cls, path: Path, bots: list[str]) -> "TradeDB":
+    async def create(cls, location: Path | str, bots: list[str]) -> "TradeDB":
         """A new database (migrations applied by connect) with the bots (untimed setup)."""
-        impl = await cls.open(path)
+        impl = await cls.open(location)
         for bot_id in bots:
             await impl.repo.create_bot_instance({"id": bot_id, "type": "paper", "current_balance": "10000"})
         return impl
