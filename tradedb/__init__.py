@@ -13,6 +13,7 @@ from .errors import (
     MigrationError,
     NotFoundError,
     QueryFileError,
+    ServerUnreachable,
     TradeDBError,
     ValidationError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "NotFoundError",
     "PerformanceMetrics",
     "QueryFileError",
+    "ServerUnreachable",
     "Repository",
     "Trade",
     "TradeDBError",

@@ -38,6 +38,10 @@ class DatabaseBusy(TradeDBError):
     """The write lock could not be had within busy_timeout; nothing was written."""
 
 
+class ServerUnreachable(TradeDBError):
+    """The database server cannot be reached (down, restarting, or the network); retry once it is back."""
+
+
 class DiskFull(TradeDBError):
     """The file system holding the database (or a backup) has no room; the message names it and says what was kept."""
 

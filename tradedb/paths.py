@@ -163,13 +163,13 @@ def _longest_name(folder: Path) -> int:
         return 255  # what nearly every file system allows
 
 
-def publish(partial: Path, dest: Path, *, database: Path, overwrite: bool = False) -> None:
-    """Give the finished file `partial` the name `dest`: never the database's, never over a file unless `overwrite`."""
+def publish(partial: Path, dest: Path, *, database: Path | None, overwrite: bool = False) -> None:
+    """Give the finished file `partial` the name `dest`: never the database's (None: a server's), never over a file unless `overwrite`."""
     # The folder is opened once and the name is given inside it: a folder on
     # the way that becomes a symlink after this check cannot redirect the write.
     folder = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if _is_database_folder(os.fstat(folder), database) and dest.name in {f.name for f in database_files(database)}:
+        if database is not None and _is_database_folder(os.fstat(folder), database) and dest.name in {f.name for f in database_files(database)}:
             raise ConflictError(f"{dest} now leads to the database {database} or its files; nothing was written there")
         if overwrite:
             # Replaces the name, never writes through it: a symlink put there meanwhile is replaced, not followed.

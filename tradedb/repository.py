@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import os
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -14,7 +15,7 @@ from typing import Any
 
 from . import bots, metrics, trades
 from . import analytics, upkeep
-from .errors import ValidationError
+from .errors import TradeDBError, ValidationError
 from .migrations import prepare
 from .paths import check_name_length, path_text, side_file_of
 from .records import (
@@ -36,6 +37,7 @@ from .sqlite import Database as SQLiteDatabase, disk_full, is_disk_full, opening
 from .values import MAX_INTEGER, exact_text, shown
 
 DEFAULT_DATABASE = "db/trading.db"
+MAX_POOL_SIZE = 100
 # SQLite counts its own busy timeout in milliseconds in a C int; a day is far more than any writer should wait.
 MAX_BUSY_TIMEOUT = 86_400.0
 
@@ -49,7 +51,8 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
         scheme, _, rest = text.partition("://")
         if scheme != "sqlite" or not rest.startswith("/"):
             raise ValidationError(
-                "database", f"{text!r} is not a SQLite location; give a path or sqlite:///relative/path.db"
+                "database", f"{_without_password(text)!r} is not a database tradedb can open; give a path, sqlite:///relative/path.db "
+                "or postgresql://user@host:5432/dbname"
             )
         text = rest[1:]
     if text in ("", ":memory:") or text.startswith("file:"):
@@ -64,6 +67,11 @@ def resolve_database(database: str | os.PathLike[str] | None) -> Path:
     except OSError as error:
         # A name too long for the file system, a folder on the way that cannot be read...
         raise ValidationError("database", f"cannot use {text[:100]!r}: {error.strerror or error}") from None
+
+
+def _without_password(url: str) -> str:
+    """A URL as it may be shown: any password in it (user:password@) replaced by ***."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def _checked_database(path: Path, text: str) -> Path:
@@ -393,9 +401,48 @@ class Repository:
         return await self._db.read(metrics.get_performance_metrics, BOT_ID.to_db("bot_id", bot_id), _limit(limit))
 
 
-async def open_repository(database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float) -> Repository:
-    """Resolve, migrate and open a database."""
+async def open_repository(
+    database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float, pool_size: int
+) -> Repository:
+    """Resolve, migrate and open a database: a SQLite file, or a PostgreSQL database by URL."""
     busy_timeout = _seconds("busy_timeout", busy_timeout)
+    pool_size = _pool_size(pool_size)
+    if database is None:
+        database = os.environ.get("TRADEDB_DATABASE") or DEFAULT_DATABASE
+    text = path_text("database", database)
+    if text.startswith(POSTGRESQL_SCHEMES):
+        backend = _postgresql()
+        db: Database = await backend.open_database(
+            text, migrate=migrate, busy_timeout=float(busy_timeout), pool_size=pool_size
+        )
+        return Repository(db)
+    return Repository(await open_sqlite(text, migrate, busy_timeout))
+
+
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _postgresql() -> Any:
+    """tradedb.postgresql, or a TradeDBError saying how to install its driver."""
+    try:
+        from . import postgresql
+    except ImportError as error:
+        raise TradeDBError(
+            f"connecting to PostgreSQL needs the psycopg driver, which is not installed ({error}): "
+            "pip install 'tradedb[postgresql]'"
+        ) from None
+    return postgresql
+
+
+def _pool_size(value: Any) -> int:
+    """A caller's pool size: a whole number from 1 to 100."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= int.__int__(value) <= MAX_POOL_SIZE:
+        raise ValidationError("pool_size", f"expected a whole number from 1 to {MAX_POOL_SIZE}, got {shown(value)}")
+    return int.__int__(value)
+
+
+async def open_sqlite(database: str, migrate: bool, busy_timeout: float) -> SQLiteDatabase:
+    """Resolve, migrate and open a SQLite database file."""
     path = resolve_database(database)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -413,14 +460,14 @@ async def open_repository(database: str | os.PathLike[str] | None, migrate: bool
         if full is None:
             raise
         raise full from error
-    return Repository(db)
+    return db
 
 
 class Connection:
     """What tradedb.connect returns: await it, or use it with `async with`."""
 
-    def __init__(self, database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float) -> None:
-        self._args = (database, migrate, busy_timeout)
+    def __init__(self, database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float, pool_size: int) -> None:
+        self._args = (database, migrate, busy_timeout, pool_size)
         self._repository: Repository | None = None
 
     def __await__(self) -> Generator[Any, None, Repository]:
@@ -439,7 +486,14 @@ class Connection:
 
 
 def connect(
-    database: str | os.PathLike[str] | None = None, *, migrate: bool = True, busy_timeout: float = 5.0
+    database: str | os.PathLike[str] | None = None,
+    *,
+    migrate: bool = True,
+    busy_timeout: float = 5.0,
+    pool_size: int = 4,
 ) -> Connection:
-    """Open a trade database (a path or sqlite:/// URL; None: $TRADEDB_DATABASE or db/trading.db)."""
-    return Connection(database, migrate, busy_timeout)
+    """Open a trade database: a path, sqlite:/// or postgresql:// URL; None: $TRADEDB_DATABASE or db/trading.db.
+
+    pool_size: connections this process keeps to a PostgreSQL server (SQLite uses one writer and one reader).
+    """
+    return Connection(database, migrate, busy_timeout, pool_size)
