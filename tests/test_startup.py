@@ -1,4 +1,5 @@
-"""Starting up: bots connecting at once, processes killed while migrating, and files left broken by either."""
+"""Starting up: bots connecting at once, processes killed while migrating, and files left broken by either;
+at the end, the same start-ups on new PostgreSQL databases (which need the test server, and fail without it)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import tradedb
 import tradedb.migrations
+from procs import new_postgresql_database, other_sessions, postgresql_connection, read
 from tradedb.migrations import schema_state
 
 WORKER = str(Path(__file__).with_name("procs.py"))
@@ -434,3 +438,180 @@ async def test_a_truncated_file_is_reported_as_damaged_with_what_to_do(tmp_path)
         await tradedb.connect(path)
     message = str(caught.value)
     assert "damaged" in message and ".restore" in message and ".recover" in message
+
+
+# PostgreSQL: the same start-ups on a new database of the test server --------
+#
+# Migrations there run under a session-level advisory lock (tradedb.postgresql.
+# prepare): a second host waits for it, and one that dies holding it releases
+# it with its session. yoyo's lock row is not used. These tests FAIL, never
+# skip, without the server (TRADEDB_TEST_POSTGRESQL_URL, by default
+# postgresql://root@127.0.0.1:5432/test); each makes databases of its own and
+# drops them.
+
+PG_ROUNDS = 10  # each round a new database; 8 processes on each
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database's URL."""
+    with new_postgresql_database() as url:
+        yield url
+
+
+def recorded_once(url: str) -> None:
+    """Every migration of this version applied, recorded and logged exactly once; no yoyo lock row."""
+    from tradedb.postgresql import known_ids
+
+    once = dict.fromkeys(known_ids(), 1)
+    assert dict(read(url, "SELECT migration_id, count(*) FROM _yoyo_migration GROUP BY migration_id")) == once
+    assert dict(read(
+        url, "SELECT migration_id, count(*) FROM _yoyo_log WHERE operation = 'apply' GROUP BY migration_id"
+    )) == once
+    if read(url, "SELECT to_regclass('yoyo_lock') IS NOT NULL") == [(True,)]:
+        assert read(url, "SELECT count(*) FROM yoyo_lock") == [(0,)]
+
+
+async def pg_connects_at_once(url: str) -> None:
+    started = time.monotonic()
+    async with tradedb.connect(url) as repo:
+        assert await repo.list_bot_instances() == []
+        report = await repo.health()
+    assert time.monotonic() - started < AT_ONCE
+    recorded_once(url)
+    assert report["ok"], report["problems"]
+
+
+def migration_lock_waiters(url: str) -> int:
+    """How many sessions wait for tradedb's migration lock on the database at `url`."""
+    from tradedb.postgresql import MIGRATION_LOCK
+
+    # pg_locks shows a bigint advisory key as its high (classid) and low (objid) 32 bits.
+    high, low = MIGRATION_LOCK >> 32, MIGRATION_LOCK & 0xFFFFFFFF
+    return read(
+        url,
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        "WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database() "
+        "AND l.classid::bigint = ? AND l.objid::bigint = ?",
+        (high, low),
+    )[0][0]
+
+
+async def wait_for_waiter(url: str, connecting: asyncio.Task[Any]) -> None:
+    """Until `connecting` waits for the migration lock (and has not finished meanwhile)."""
+    deadline = time.monotonic() + 30
+    while not migration_lock_waiters(url):
+        assert not connecting.done(), connecting.result()
+        assert time.monotonic() < deadline, "the connect never waited for the migration lock"
+        await asyncio.sleep(0.05)
+
+
+async def test_eight_processes_starting_together_on_new_postgresql_databases_all_succeed():
+    starters = [
+        subprocess.Popen([sys.executable, WORKER, "connector"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(STARTERS)
+    ]
+    errors: list[str] = []
+    try:
+        for round_ in range(PG_ROUNDS):
+            with new_postgresql_database() as url:
+                start = time.time() + (1.5 if round_ == 0 else 0.3)  # the first round waits for the imports
+                for starter in starters:
+                    starter.stdin.write(f"{url} {start}\n")
+                    starter.stdin.flush()
+                for starter in starters:
+                    line = await asyncio.wait_for(asyncio.to_thread(starter.stdout.readline), timeout=120)
+                    assert line, starter.stderr.read()
+                    error = json.loads(line)["error"]
+                    if error:
+                        errors.append(f"round {round_}: {error}")
+                recorded_once(url)
+    finally:
+        for starter in starters:
+            starter.stdin.close()
+            try:
+                starter.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                starter.kill()
+                starter.wait()
+            starter.stdout.close()
+            starter.stderr.close()
+    assert errors == []
+
+
+async def test_connects_of_one_process_starting_together_on_a_new_postgresql_database_all_succeed(pg_url):
+    async def start() -> None:
+        async with tradedb.connect(pg_url) as repo:
+            await repo.list_bot_instances()
+
+    await asyncio.gather(*(start() for _ in range(6)))
+    recorded_once(pg_url)
+
+
+# 0001 and 0002 have 17 statements each, each migration in one transaction:
+# killed in 0001's first statement, its last one (before its commit), 0002's
+# first (0001 committed), 0002's last; and once 0001's statements have run,
+# as it is recorded.
+@pytest.mark.parametrize("when", ["1", "17", "18", "34", "recording"])
+async def test_a_process_killed_during_its_first_migration_leaves_a_postgresql_database_the_next_connect_opens_at_once(
+    pg_url, when
+):
+    killed = subprocess.run([sys.executable, WORKER, "die-migrating", pg_url, when],
+                            capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    await pg_connects_at_once(pg_url)
+
+
+async def test_processes_killed_at_random_moments_of_their_first_connect_never_brick_a_postgresql_database():
+    rng = random.Random(20261202)
+    for _ in range(8):
+        with new_postgresql_database() as url:
+            child = subprocess.Popen([sys.executable, WORKER, "die-migrating", url, "1000000"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Until it has a session on the database the child is still importing; then kill it
+            # within its first 0.1 s of work (a migration takes about 0.2 s).
+            deadline = time.monotonic() + 30
+            while not other_sessions(url) and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0, 0.1))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+            await pg_connects_at_once(url)
+
+
+async def test_a_connect_waits_for_another_hosts_postgresql_migration_and_does_not_apply_it_again(pg_url):
+    from tradedb.postgresql import MIGRATION_LOCK, apply_migrations
+
+    with postgresql_connection(pg_url) as other_host:
+        other_host.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+        connecting = asyncio.create_task(pg_connects_at_once(pg_url))
+        await wait_for_waiter(pg_url, connecting)
+        await asyncio.sleep(1.0)
+        assert not connecting.done()  # however long the other host takes
+        # The other host migrates, then lets go of the lock.
+        await asyncio.to_thread(apply_migrations, pg_url, "the other host")
+        other_host.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+        await asyncio.wait_for(connecting, AT_ONCE)
+    recorded_once(pg_url)
+
+
+async def test_a_host_that_dies_holding_the_postgresql_migration_lock_never_blocks_the_next(pg_url):
+    holder = subprocess.Popen([sys.executable, WORKER, "hold-migration-lock", pg_url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), timeout=60)
+        assert line == "locked\n", holder.stderr.read()
+        connecting = asyncio.create_task(pg_connects_at_once(pg_url))
+        await wait_for_waiter(pg_url, connecting)
+        await asyncio.sleep(0.5)
+        assert not connecting.done()
+        holder.send_signal(signal.SIGKILL)
+        # The server ends the dead process's session, and its lock with it, at once.
+        await asyncio.wait_for(connecting, AT_ONCE)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        holder.stderr.close()
+    recorded_once(pg_url)
