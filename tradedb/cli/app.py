@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import sys
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn
 
@@ -26,14 +27,15 @@ from .commands import (
     run_summary,
     run_trades,
 )
-from .common import CliError
+from .common import CliError, given_database, hide_urls, is_driver_error, scrub, secrets_in
 from .demo import MAX_DEMO_BOTS, MAX_DEMO_DAYS, run_demo
 from .export import run_export
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 EPILOG = """\
-Every subcommand takes --database PATH_OR_URL (default: $TRADEDB_DATABASE, else db/trading.db)
+Every subcommand takes --database PATH_OR_URL (default: $TRADEDB_DATABASE, else db/trading.db):
+a SQLite file, sqlite:///path.db, or postgresql://user@host:5432/dbname (a password in it is never shown);
 and --debug, before or after the subcommand (after it wins); --json likewise where a table is printed.
 Dates are ISO-8601 (2024-03-01, 2024-03-01T12:00:00Z); without an offset they mean UTC.
 Start with:  tradedb demo    then:  tradedb bots, tradedb trades, tradedb summary"""
@@ -44,7 +46,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print `prog: error: message` and a hint, then exit 2."""
-        self.exit(2, f"{self.prog}: error: {tidy(message)} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {tidy(hide_urls(message))} (see {self.prog} --help)\n")
 
 
 # A word longer than this (a pasted value, a path) is cut in messages, so a
@@ -69,7 +71,8 @@ def _global_options(parser: Parser, json_output: bool, *, top: bool) -> None:
         "--database",
         metavar="PATH_OR_URL",
         default=default(None),
-        help="database file or sqlite:/// URL (default: $TRADEDB_DATABASE, else db/trading.db)",
+        help="database file, sqlite:///path.db or postgresql://user@host:5432/dbname "
+             "(default: $TRADEDB_DATABASE, else db/trading.db)",
     )
     parser.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks and debug logs")
     if json_output:
@@ -104,7 +107,8 @@ def build_parser() -> Parser:
         child.set_defaults(handler=handler, takes_json=json_output)
         return child
 
-    p = command("migrate", run_migrate, "apply pending schema migrations (backing up a database that has data)")
+    p = command("migrate", run_migrate, "apply pending schema migrations (backing up a SQLite database that has data; "
+                "PostgreSQL rolls a failed migration back)")
     p.add_argument("--list", action="store_true", help="only show applied and pending migrations")
 
     p = command("status", run_status, "health: schema version, integrity, row counts, size, stale bots")
@@ -152,9 +156,11 @@ def build_parser() -> Parser:
                    help="keep metrics calculated in the last DAYS days (default: 365)")
     p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
 
-    p = command("backup", run_backup, "consistent online copy of the database (safe while bots write)")
+    p = command("backup", run_backup, "consistent online copy of the database (safe while bots write; "
+                "pg_dump's custom format on PostgreSQL)")
     p.add_argument("dest", nargs="?", metavar="DEST",
-                   help="file or existing folder (default: backups/ beside the database)")
+                   help="file or existing folder (default: backups/ beside the database; for PostgreSQL, "
+                        "backups/ in the current folder)")
 
     p = command("export", run_export, "stream every trade (any status) as CSV or JSON lines, in the order stored", json_output=False)
     p.add_argument("what", choices=("trades",), metavar="trades", help="what to export (trades)")
@@ -177,31 +183,48 @@ def build_parser() -> Parser:
     return parser
 
 
-def configure_logging(debug: bool) -> None:
+class Scrubbed(logging.Formatter):
+    """tradedb's format, with the database URL's password taken out of every line."""
+
+    def __init__(self) -> None:
+        super().__init__("tradedb: %(message)s")
+        self.secrets: list[str] = []
+
+    def format(self, record: logging.LogRecord) -> str:
+        return hide_urls(scrub(super().format(record), self.secrets))
+
+
+def configure_logging(debug: bool, secrets: list[str] | None = None) -> None:
     """tradedb's INFO messages (applied migrations, backups) go to stderr; SQL logs only with --debug."""
     root = logging.getLogger("tradedb")
-    if not any(getattr(h, "tradedb_cli", False) for h in root.handlers):  # main() may run twice in one process
+    handler = next((h for h in root.handlers if getattr(h, "tradedb_cli", False)), None)
+    if handler is None:  # main() may run twice in one process
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("tradedb: %(message)s"))
+        handler.setFormatter(Scrubbed())
         handler.tradedb_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    if isinstance(handler.formatter, Scrubbed):
+        handler.formatter.secrets = list(secrets or [])
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     if not debug:
         logging.getLogger("tradedb.sql").setLevel(logging.WARNING)
 
 
-def one_line(error: BaseException) -> str:
-    """The error as one line: library errors as they read, others with their kind."""
+def one_line(error: BaseException, secrets: Sequence[str] = ()) -> str:
+    """The error as one line: library errors as they read, others with their kind; never a password of `secrets`."""
     if isinstance(error, (TradeDBError, CliError)):
         message = str(error)
     elif isinstance(error, sqlite3.Error):
         message = f"SQLite: {error}"
+    elif is_driver_error(error):  # tradedb translates psycopg's errors; one that slipped through still reads as one line
+        message = f"PostgreSQL: {error}"
     elif isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
         message = f"{error.strerror or error}{where}"
     else:
         message = f"unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback)"
-    return tidy(message)
+    # Before tidy: a cut word could otherwise keep part of a password.
+    return tidy(hide_urls(scrub(message, list(secrets))))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,7 +256,10 @@ def _run(argv: Sequence[str] | None) -> int:
         # It would match nothing: an empty answer that looks like a real one.
         parser.exit(2, f"tradedb {options.command}: error: argument --since: {output.iso_time(since)} is later than "
                        f"--until {output.iso_time(until)}; give a --since at or before --until\n")
-    configure_logging(options.debug)
+    # A PostgreSQL URL's password: taken out of every log line and error (a library message is redacted
+    # already; this catches what a driver or the OS repeats).
+    secrets = secrets_in(given_database(options))
+    configure_logging(options.debug, secrets)
     handler: Handler = options.handler
     try:
         return asyncio.run(handler(options))
@@ -244,6 +270,9 @@ def _run(argv: Sequence[str] | None) -> int:
         raise  # main() handles it, --debug or not
     except Exception as error:
         if options.debug:
-            raise
-        print(f"tradedb {options.command}: error: {one_line(error)}", file=sys.stderr)
+            if not secrets:
+                raise
+            print(hide_urls(scrub(traceback.format_exc(), secrets)), end="", file=sys.stderr)
+            return 1
+        print(f"tradedb {options.command}: error: {one_line(error, secrets)}", file=sys.stderr)
         return 1

@@ -14,29 +14,34 @@ from pathlib import Path
 from typing import Any
 
 from .. import Trade
+from ..database import SchemaState
 from ..errors import MigrationError
 from ..migrations import schema_state
 from . import output
 from .args import format_age
-from .common import database_path, open_existing, opened, require_bot, require_creatable, require_file
+from .common import (
+    database_target,
+    open_existing,
+    opened,
+    require_bot,
+    require_creatable,
+    require_file,
+    server_schema_state,
+    where,
+)
 
 
 async def run_migrate(options: argparse.Namespace) -> int:
-    """Apply pending migrations (tradedb backs up a database with data first), or --list them."""
-    path = database_path(options)
+    """Apply pending migrations (tradedb backs up a SQLite database with data first), or --list them."""
+    target = database_target(options)
+    if isinstance(target, str):
+        return await _migrate_server(options, target)
+    path = target
     if not options.list:
         require_creatable(path)
     before = await asyncio.to_thread(schema_state, path)
     if options.list:
-        rows = (
-            [{"migration": m, "status": "applied"} for m in before.applied if m not in before.unknown]
-            + [{"migration": m, "status": "unknown (from a newer tradedb)"} for m in before.unknown]
-            + [{"migration": m, "status": "pending"} for m in before.pending]
-        )
-        if options.json:
-            print(output.json_text({"database": path, "migrations": rows}))
-        else:
-            output.table(rows, ["status", "migration"])
+        _list_migrations(options, str(path), before)
         return 0
     async with opened(path, migrate=True):
         # Read while tradedb's own connection is open: its close then tidies the WAL files away.
@@ -48,6 +53,49 @@ async def run_migrate(options: argparse.Namespace) -> int:
         print(f"applied {', '.join(applied)} to {path}")
     else:
         print(f"{path} is up to date ({output.plural(len(after.applied), 'migration')} applied)")
+    return 0
+
+
+def _list_migrations(options: argparse.Namespace, location: str, state: SchemaState) -> None:
+    rows = (
+        [{"migration": m, "status": "applied"} for m in state.applied if m not in state.unknown]
+        + [{"migration": m, "status": "unknown (from a newer tradedb)"} for m in state.unknown]
+        + [{"migration": m, "status": "pending"} for m in state.pending]
+    )
+    if options.json:
+        print(output.json_text({"database": location, "migrations": rows}))
+    else:
+        output.table(rows, ["status", "migration"])
+
+
+# Said after applying migrations to PostgreSQL, where no backup is taken first.
+TRANSACTIONAL = ("no backup was needed first: PostgreSQL runs each migration in a transaction, "
+                 "so one that fails is rolled back whole")
+
+
+async def _migrate_server(options: argparse.Namespace, url: str) -> int:
+    """migrate on PostgreSQL: under tradedb's advisory lock, each migration in its own transaction, no backup."""
+    location = where(url)
+    before = await server_schema_state(url)
+    if options.list:
+        _list_migrations(options, location, before)
+        return 0
+    if before.unknown:
+        raise MigrationError(
+            f"{location} has migration(s) {', '.join(before.unknown)} applied, which this version of tradedb does not "
+            "know: it was migrated by a newer tradedb. Upgrade tradedb; the database was not touched."
+        )
+    async with opened(url, migrate=True):
+        pass
+    after = await server_schema_state(url)
+    applied = [m for m in after.applied if m not in before.applied]
+    if options.json:
+        print(output.json_text({"database": location, "applied": applied, "pending": after.pending, "backup": None,
+                                "transactional": True}))
+    elif applied:
+        print(f"applied {', '.join(applied)} to {location}\n{TRANSACTIONAL}")
+    else:
+        print(f"{location} is up to date ({output.plural(len(after.applied), 'migration')} applied)")
     return 0
 
 
@@ -64,9 +112,11 @@ _HEALTH_LABELS = {
     "foreign_key_violations": "foreign key violations",
     "row_counts": "rows",
     "file_size_bytes": "size (with WAL)",
+    "database_size_bytes": "size",
     "stale_bots": "stale bots",
     "journal_mode": "journal mode",
     "sqlite_version": "SQLite",
+    "server_version": "PostgreSQL",
     "problems": "problems",
 }
 
@@ -82,26 +132,39 @@ def _size(size: Any) -> str:
 
 async def run_status(options: argparse.Namespace) -> int:
     """Print the health report; exit status 1 when the database is not healthy."""
-    path = database_path(options)
-    require_file(path)
+    target = database_target(options)
+    if isinstance(target, Path):
+        require_file(target)
     try:
-        async with opened(path, migrate=False) as repository:
+        async with opened(target, migrate=False) as repository:
             report = dict(await repository.health(full=options.full, stale_after=options.stale_after))
     except MigrationError as error:
         # The repository will not open a database at another schema; report what the schema says instead.
-        state = await asyncio.to_thread(schema_state, path)
-        report = {"ok": False, "database": str(path), "applied_migrations": state.applied,
+        if isinstance(target, str):
+            state = await server_schema_state(target)
+        else:
+            state = await asyncio.to_thread(schema_state, target)
+        report = {"ok": False, "database": where(target), "applied_migrations": state.applied,
                   "pending_migrations": state.pending, "problems": [str(error)]}
     if options.json:
         print(output.json_text(report))
     else:
         shown = dict(report)
-        if "file_size_bytes" in shown:
-            shown["file_size_bytes"] = _size(shown["file_size_bytes"])
-        if "stale_bots" in shown:
+        for key in ("file_size_bytes", "database_size_bytes"):
+            if key in shown:
+                shown[key] = _size(shown[key])
+        if shown.get("stale_bots") is not None:
             shown["stale_bots"] = f"{output.text(shown['stale_bots'])} (running, silent for over {format_age(options.stale_after)})"
-        lines = [(label, shown[key]) for key, label in _HEALTH_LABELS.items() if key in shown]
-        lines += [(key.replace("_", " "), value) for key, value in shown.items() if key not in _HEALTH_LABELS]
+        lines: list[tuple[str, Any]] = []
+        for key, label in [*_HEALTH_LABELS.items(), *((k, k.replace("_", " ")) for k in shown if k not in _HEALTH_LABELS)]:
+            if key not in shown:
+                continue
+            value = shown[key]
+            if key == "problems" and isinstance(value, list) and value:
+                # One problem a line, each on one line (a server's message may hold several).
+                lines += [(label if n == 0 else "", " ".join(str(problem).split())) for n, problem in enumerate(value)]
+            else:
+                lines.append((label, value))
         output.pairs(lines)
     return 0 if report.get("ok") else 1
 

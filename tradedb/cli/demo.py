@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import Repository, Trade
 from . import output
-from .common import database_path, opened, require_creatable
+from .common import database_target, opened, require_creatable, where
 from .market import HOUR, SYMBOLS, WARMUP
 from .paperbot import INITIAL_BALANCE, Market, PaperBot, build_market
 from .strategies import Position, strategy_for
@@ -127,19 +127,20 @@ async def report(repository: Repository, bots: Sequence[PaperBot]) -> None:
 async def run_demo(options: argparse.Namespace) -> int:
     """Run the demo on --database (default db/trading.db), creating and migrating it if needed."""
     started = time.monotonic()
-    path = database_path(options)
-    require_creatable(path)
+    target = database_target(options)
+    if isinstance(target, Path):
+        require_creatable(target)
     market: Market = build_market(options.seed, options.days)
     hours = options.days * 24
     progress = output.Progress(output.interactive())
-    async with opened(path, migrate=True) as repository:
+    async with opened(target, migrate=True) as repository:
         run = await next_run(repository)
         bots = [PaperBot(repository, f"demo{run}-bot{n}-{strategy_for(n).slug}", strategy_for(n), market)
                 for n in range(1, options.bots + 1)]
         print(f"tradedb demo: seed {options.seed}, {output.plural(options.bots, 'paper bot')}, "
               f"{output.plural(options.days, 'day')} of hourly candles from {output.text(market.start)} "
               f"to {output.text(market.start + hours * HOUR)} ({', '.join(SYMBOLS)})")
-        print(f"database {path}, run {run} (earlier runs are left as they are)\n")
+        print(f"database {where(target)}, run {run} (earlier runs are left as they are)\n")
         for bot in bots:
             await bot.start(first=True, resume_at=WARMUP)
             s = bot.strategy
@@ -160,9 +161,16 @@ async def run_demo(options: argparse.Namespace) -> int:
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             progress.clear()
         await report(repository, bots)
-    hint = "" if options.database is None else f" --database {shlex.quote(options.database)}"
     tradedb = command_name()
+    if isinstance(target, Path):
+        hint = "" if options.database is None else f" --database {shlex.quote(options.database)}"
+        shell = f"sqlite3 {shlex.quote(str(target))}"
+    else:
+        # The URL without its password: psql and tradedb find it in $PGPASSWORD or ~/.pgpass.
+        location = where(target)
+        hint = "" if options.database is None else f" --database {shlex.quote(location)}"
+        shell = f"psql {shlex.quote(location)}"
     print(f"\nDone in {time.monotonic() - started:.1f}s. Look around: {tradedb} bots{hint}; "
-          f"{tradedb} trades --open{hint}; {tradedb} summary{hint}; sqlite3 {shlex.quote(str(path))}")
+          f"{tradedb} trades --open{hint}; {tradedb} summary{hint}; {shell}")
     return 0
 

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from .. import Trade
 from ..paths import check_destination, publish
 from . import output
-from .common import CliError, database_path, open_existing, require_bot
+from .common import CliError, database_target, open_existing, require_bot
 
 FIELDS = [field.name for field in dataclasses.fields(Trade)]
 
@@ -48,7 +48,7 @@ async def write_trades(trades: AsyncIterator[Trade], fmt: str, out: TextIO, prog
     return written
 
 
-def check_target(target: Path, database: Path, force: bool) -> Path:
+def check_target(target: Path, database: Path | None, force: bool) -> Path:
     """The resolved --output to write: never the database or its files, only ever a regular file, over one only with `force`."""
     real = check_destination(target, database, field="--output", overwrite=force, if_exists="use --force to replace it")
     if not real.parent.is_dir():
@@ -59,7 +59,9 @@ def check_target(target: Path, database: Path, force: bool) -> Path:
 async def run_export(options: argparse.Namespace) -> int:
     """Stream trades, in the order they were stored, to --output (written whole or not at all) or to stdout."""
     target = None if options.output is None else Path(options.output)
-    database = database_path(options)
+    # The SQLite file --output must never be; None for a database on a server.
+    found = database_target(options)
+    database = found if isinstance(found, Path) else None
     if target is not None:
         target = check_target(target, database, options.force)
     # On a terminal, progress only when the rows go to a file: on stdout it would mix with them.
