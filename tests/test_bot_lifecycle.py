@@ -139,8 +139,8 @@ async def test_stale_bots_are_running_bots_silent_for_too_long(repo):
     assert "silent" not in [b.id for b in await repo.get_stale_bots()]
 
 
-async def test_a_running_bot_with_no_sign_of_life_at_all_is_stale(repo, raw):
-    raw.execute("INSERT INTO bot_instances (id, type, status) VALUES ('ghost', 'paper', 'running')")
+async def test_a_running_bot_with_no_sign_of_life_at_all_is_stale(repo, raw_sql):
+    raw_sql.execute("INSERT INTO bot_instances (id, type, status) VALUES ('ghost', 'paper', 'running')")
     assert [b.id for b in await repo.get_stale_bots(timedelta(days=3650))] == ["ghost"]
     with pytest.raises(tradedb.ValidationError):
         await repo.get_stale_bots(5)
@@ -195,9 +195,9 @@ async def test_start_bot_refuses_to_change_a_bots_type(repo):
     assert (await repo.get_bot_instance("bot-1")).type == "paper"
 
 
-async def test_stale_bots_with_a_huge_max_age_are_those_that_never_showed_life(repo, raw):
+async def test_stale_bots_with_a_huge_max_age_are_those_that_never_showed_life(repo, raw_sql):
     await repo.create_bot_instance({"id": "alive", "type": "paper"})
-    raw.execute("INSERT INTO bot_instances (id, type, status) VALUES ('ghost', 'paper', 'running')")
+    raw_sql.execute("INSERT INTO bot_instances (id, type, status) VALUES ('ghost', 'paper', 'running')")
     assert [b.id for b in await repo.get_stale_bots(timedelta(days=10**6))] == ["ghost"]
 
 
@@ -208,6 +208,7 @@ def readme_example() -> str:
     return readme[start:readme.index("\n```", start)]
 
 
+@pytest.mark.sqlite_only("the README's example opens the SQLite file db/trading.db")
 def test_the_readme_example_run_twice_keeps_the_books(tmp_path):
     example = tmp_path / "example.py"
     example.write_text(readme_example())

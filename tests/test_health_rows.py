@@ -19,7 +19,7 @@ import pytest
 from yoyo import get_backend
 
 import tradedb
-from conftest import trade_data
+from conftest import RawSQL, trade_data
 from tradedb.migrations import known_migrations
 
 ENTRY = "2024-03-01 12:00:00.000000Z"
@@ -27,17 +27,17 @@ EXIT = "2024-03-01 13:00:00.000000Z"
 NEW_KEYS = ("closed_trades_without_pnl", "trades_of_another_type", "bots_with_wrong_books")
 
 
-def tradedb_0_1_database(path: Path) -> sqlite3.Connection:
+def tradedb_0_1_database(path: Path) -> RawSQL:
     """A database with migration 0001 only, as tradedb 0.1 left it; a plain connection to fill it."""
     backend = get_backend(f"sqlite:///{path}")
     migrations = known_migrations()
     with backend.lock():
         backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id == "0001.initial-schema")))
     backend.connection.close()
-    return sqlite3.connect(path, isolation_level=None)
+    return RawSQL("sqlite", sqlite3.connect(path, isolation_level=None))
 
 
-def old_trade(connection: sqlite3.Connection, bot_id: str, trade_type: str, status: str = "closed",
+def old_trade(connection: RawSQL, bot_id: str, trade_type: str, status: str = "closed",
               entry_price: str | None = "100.00000000", size: str | None = "2.00000000") -> str:
     """A trade as tradedb 0.1 could store it: closed without any PnL, of any type."""
     trade_id = str(uuid.uuid4())
@@ -66,6 +66,7 @@ async def test_a_healthy_database_has_none_of_these(repo, bot):
     assert report["ok"] is True, report["problems"]
 
 
+@pytest.mark.sqlite_only("tradedb 0.1 wrote SQLite only: no PostgreSQL database predates migration 0002")
 async def test_an_old_database_with_closed_trades_without_pnl_and_trades_of_another_type(tmp_path):
     path = tmp_path / "old.db"
     old = tradedb_0_1_database(path)
@@ -74,7 +75,7 @@ async def test_an_old_database_with_closed_trades_without_pnl_and_trades_of_anot
     no_price = old_trade(old, "paper-bot", "paper", entry_price=None, size=None)
     live_of_paper_bot = old_trade(old, "paper-bot", "live", status="open")
     paper_of_live_bot = old_trade(old, "live-bot", "paper", status="open")
-    old.close()
+    old.connection.close()
 
     async with tradedb.connect(path) as repo:  # migrates: 0002 keeps the rows as they are
         report = await repo.health()
@@ -114,23 +115,19 @@ def wrong_books_problem(report: dict, bot_id: str) -> str:
     return line
 
 
-def fix_in_the_shell(path: Path, problem: str) -> None:
-    """Run the UPDATE a problem gives, as the sqlite3 shell would."""
+def fix_in_the_shell(raw_sql: RawSQL, problem: str) -> None:
+    """Run the UPDATE a problem gives, as the sqlite3 shell or psql would."""
     [statement] = re.findall(r"UPDATE bot_instances SET .*;$", problem)
-    shell = sqlite3.connect(path, isolation_level=None)
-    try:
-        shell.execute(statement)
-    finally:
-        shell.close()
+    raw_sql.connection.execute(statement)
 
 
-async def test_books_changed_by_hand_are_reported_with_the_update_that_fixes_them(repo, bot, raw, db_path):
+async def test_books_changed_by_hand_are_reported_with_the_update_that_fixes_them(repo, bot, raw_sql):
     await repo.create_bot_instance({"id": "it's quiet", "type": "paper"})
     first, second, still_open = await repo.create_trades([trade_data(), trade_data(), trade_data()])
     await repo.close_trade(first.id, exit_price="50100", commission="0.5")  # +9.5
     await repo.close_trade(second.id, exit_price="49900.0000001")  # -9.99999999
-    raw.execute("UPDATE bot_instances SET total_pnl = '1000.00000000' WHERE id = 'bot-1'")
-    raw.execute("UPDATE bot_instances SET total_pnl = '-0.00000001' WHERE id = 'it''s quiet'")
+    raw_sql.execute("UPDATE bot_instances SET total_pnl = '1000.00000000' WHERE id = 'bot-1'")
+    raw_sql.execute("UPDATE bot_instances SET total_pnl = '-0.00000001' WHERE id = 'it''s quiet'")
 
     report = await repo.health()
     assert report["ok"] is False
@@ -142,8 +139,8 @@ async def test_books_changed_by_hand_are_reported_with_the_update_that_fixes_the
     assert "has total_pnl -0.00000001, but its closed trades' net_pnl sum to 0.00000000" in quiet
     assert quiet.endswith("WHERE id = 'it''s quiet';")
 
-    fix_in_the_shell(db_path, problem)
-    fix_in_the_shell(db_path, quiet)
+    fix_in_the_shell(raw_sql, problem)
+    fix_in_the_shell(raw_sql, quiet)
     report = await repo.health()
     assert report["bots_with_wrong_books"] == 0
     assert report["ok"] is True, report["problems"]
@@ -163,51 +160,57 @@ async def test_books_changed_by_hand_are_reported_with_the_update_that_fixes_the
         ("10000000000", "1", 10),
     ],
 )
-async def test_books_of_large_amounts_are_checked_exactly(repo, bot, raw, db_path, exit_price, size, trades):
+async def test_books_of_large_amounts_are_checked_exactly(repo, bot, raw_sql, exit_price, size, trades):
     opened = await repo.create_trades([trade_data(entry_price="1", size=size) for _ in range(trades)])
     for trade in opened:
         await repo.close_trade(trade.id, exit_price=exit_price)
     stored = (await repo.get_bot_instance("bot-1")).total_pnl
     assert (await repo.health())["ok"] is True
     # One unit off, far past a float's precision.
-    raw.execute("UPDATE bot_instances SET total_pnl = ? WHERE id = 'bot-1'", (format(stored + Decimal("0.00000001"), "f"),))
+    raw_sql.execute("UPDATE bot_instances SET total_pnl = ? WHERE id = 'bot-1'", (format(stored + Decimal("0.00000001"), "f"),))
     report = await repo.health()
     assert report["bots_with_wrong_books"] == 1
     problem = wrong_books_problem(report, "bot-1")
     assert f"sum to {format(stored, 'f')} " in problem
-    fix_in_the_shell(db_path, problem)
+    fix_in_the_shell(raw_sql, problem)
     assert (await repo.health())["ok"] is True
 
 
-async def test_a_total_pnl_that_is_not_a_number_is_reported_not_raised(repo, bot, raw, db_path):
-    raw.execute("PRAGMA ignore_check_constraints = ON")
-    raw.execute("UPDATE bot_instances SET total_pnl = 'lots' WHERE id = 'bot-1'")
+async def test_a_total_pnl_that_is_not_a_number_is_reported_not_raised(repo, bot, raw_sql):
+    # Past the schema's checks: SQLite's ignored, any text goes in; PostgreSQL's dropped, NaN goes in.
+    if raw_sql.backend == "sqlite":
+        raw_sql.execute("PRAGMA ignore_check_constraints = ON")
+        raw_sql.execute("UPDATE bot_instances SET total_pnl = 'lots' WHERE id = 'bot-1'")
+    else:
+        raw_sql.execute("ALTER TABLE bot_instances DROP CONSTRAINT bot_instances_total_pnl_decimal")
+        raw_sql.execute("UPDATE bot_instances SET total_pnl = 'NaN' WHERE id = 'bot-1'")
     report = await repo.health()
     assert report["ok"] is False
     assert report["bots_with_wrong_books"] == 1
     problem = wrong_books_problem(report, "bot-1")
-    fix_in_the_shell(db_path, problem)
+    fix_in_the_shell(raw_sql, problem)
     report = await repo.health()
     assert report["bots_with_wrong_books"] == 0
 
 
-async def test_many_wrong_books_are_shown_ten_at_a_time_and_any_bot_id_gets_an_update_that_runs(repo, raw, db_path):
+async def test_many_wrong_books_are_shown_ten_at_a_time_and_any_bot_id_gets_an_update_that_runs(repo, raw_sql):
     ids = [f"bot-{n:02}" for n in range(11)] + ["two\nlines 'é'"]
     for bot_id in ids:
         await repo.create_bot_instance({"id": bot_id, "type": "paper"})
-    raw.execute("UPDATE bot_instances SET total_pnl = '3.00000000'")
+    raw_sql.execute("UPDATE bot_instances SET total_pnl = '3.00000000'")
     report = await repo.health()
     assert report["bots_with_wrong_books"] == 12
     shown = [line for line in report["problems"] if "UPDATE bot_instances" in line]
     assert len(shown) == 10 and all("\n" not in line for line in shown)
     assert problems_naming(report, "2 more bot(s) have a total_pnl other than")
     for line in shown:
-        fix_in_the_shell(db_path, line)
+        fix_in_the_shell(raw_sql, line)
     report = await repo.health()
     assert report["bots_with_wrong_books"] == 2
     shown += report["problems"]
     for line in report["problems"]:
-        fix_in_the_shell(db_path, line)
+        fix_in_the_shell(raw_sql, line)
     # The id with a line break is given as hex, so its UPDATE stays on one line.
-    assert sum("WHERE id = CAST(X'" in line for line in shown) == 1
+    as_hex = "WHERE id = CAST(X'" if raw_sql.backend == "sqlite" else "WHERE id = convert_from('\\x"
+    assert sum(as_hex in line for line in shown) == 1
     assert (await repo.health())["ok"] is True

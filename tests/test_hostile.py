@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import tradedb
 from conftest import ENTRY_TIME, trade_data
+from pg_support import connect, url_of
 
 UTC = timezone.utc
 
@@ -188,17 +189,30 @@ METRICS_FIELDS = [
 
 
 class World:
-    def __init__(self, loop: asyncio.AbstractEventLoop, repo: tradedb.Repository, path: Path) -> None:
-        self.loop, self.repo, self.path = loop, repo, path
-        self.raw = sqlite3.connect(path, isolation_level=None)
+    def __init__(self, loop: asyncio.AbstractEventLoop, repo: tradedb.Repository, database: Path | str) -> None:
+        self.loop, self.repo, self.database = loop, repo, database
+        self.postgresql = isinstance(database, str)
+        self.raw: Any = connect(database) if self.postgresql else sqlite3.connect(database, isolation_level=None)
 
     def run(self, call: Any) -> Any:
         return self.loop.run_until_complete(call)
 
     def snapshot(self) -> tuple[Any, ...]:
-        """Row counts, every bot's books, and SQLite's data_version (which any commit by another connection moves)."""
+        """Row counts, every bot's books, and what any commit by another connection moves.
+
+        SQLite: its data_version. PostgreSQL: every row's xmin (the transaction that wrote it), so a
+        refused write that committed even an unchanged row shows.
+        """
+        if self.postgresql:
+            written = self.raw.execute(
+                "SELECT (SELECT string_agg(xmin::text, ',' ORDER BY id) FROM trades),"
+                " (SELECT string_agg(xmin::text, ',' ORDER BY id) FROM bot_instances),"
+                " (SELECT string_agg(xmin::text, ',' ORDER BY id) FROM performance_metrics)"
+            ).fetchone()
+        else:
+            written = self.raw.execute("PRAGMA data_version").fetchone()
         return (
-            self.raw.execute("PRAGMA data_version").fetchone(),
+            written,
             self.raw.execute(
                 "SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM bot_instances),"
                 " (SELECT count(*) FROM performance_metrics)"
@@ -214,12 +228,20 @@ class World:
         return self.run(self.repo.create_trade(trade_data())).id
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One repository for the module, on each backend."""
+    if request.param == "sqlite":
+        yield from make_world(tmp_path_factory.mktemp("hostile") / "trading.db")
+    else:
+        for name in request.getfixturevalue("pg_databases").new_database():
+            yield from make_world(url_of(name))
+
+
+def make_world(database: Path | str) -> Iterator[World]:
     loop = asyncio.new_event_loop()
-    path = tmp_path_factory.mktemp("hostile") / "trading.db"
-    repo = loop.run_until_complete(tradedb.connect(path))
-    setup = World(loop, repo, path)
+    repo = loop.run_until_complete(tradedb.connect(database))
+    setup = World(loop, repo, database)
     setup.run(repo.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "1000"}))
     setup.run(repo.create_bot_instance({"id": "bot-2", "type": "live"}))
     closed = setup.run(repo.create_trade(trade_data()))
@@ -399,7 +421,7 @@ def test_connect_with_a_hostile_busy_timeout_raises_only_tradedb_errors(world):
     escaped = []
 
     async def open_and_close(value: Any) -> None:
-        async with tradedb.connect(world.path, busy_timeout=value) as repo:
+        async with tradedb.connect(world.database, busy_timeout=value) as repo:
             await repo.get_bot_instance("bot-1")
 
     for which, make in enumerate(HOSTILE):

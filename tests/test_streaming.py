@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 import tradedb
 from cli_support import assert_one_line_error, cli
 from conftest import trade_data
+from pg_support import url_of
 
 # SQLite 3.40's json_valid (the schema's CHECK) accepts JSON nested up to
 # 2000 levels; newer SQLite stops at 1000. Python's recursion limit is 1000.
@@ -58,11 +60,18 @@ def shell_depth_accepted(raw) -> int:
 
 
 @pytest.fixture
-async def deep_trade(repo, bot, raw) -> tuple[str, int]:
-    """A trade whose extra_metadata was set in the sqlite3 shell as deep as SQLite allows: its id and that depth."""
+async def deep_trade(repo, bot, raw_sql) -> tuple[str, int]:
+    """A trade whose extra_metadata was set in the database's shell as deep as it allows: its id and that depth.
+
+    SQLite's json_valid stops at 2000 or 1000 levels; PostgreSQL's jsonb holds far more: 2000 there too.
+    """
     trade = await repo.create_trade(trade_data(extra_metadata={"k": "shallow"}))
-    depth = shell_depth_accepted(raw)
-    raw.execute("UPDATE trades SET extra_metadata = ? WHERE id = ?", (deep_json(depth), trade.id))
+    if raw_sql.backend == "sqlite":
+        depth = shell_depth_accepted(raw_sql.connection)
+        raw_sql.execute("UPDATE trades SET extra_metadata = ? WHERE id = ?", (deep_json(depth), trade.id))
+    else:
+        depth = SHELL_DEPTH
+        raw_sql.connection.execute("UPDATE trades SET extra_metadata = %s::jsonb WHERE id = %s", (deep_json(depth), trade.id))
     return trade.id, depth
 
 
@@ -76,10 +85,10 @@ async def test_records_read_json_nested_as_deep_as_the_database_holds(repo, deep
     assert unwrap(opened.extra_metadata) == (depth, "bottom")
 
 
-async def test_every_cli_output_prints_json_nested_as_deep_as_the_database_holds(db_path, repo, deep_trade):
+async def test_every_cli_output_prints_json_nested_as_deep_as_the_database_holds(database, tmp_path, repo, deep_trade):
     trade_id, depth = deep_trade
     await repo.close()
-    where = db_path.parent
+    where, db_path = tmp_path, database
 
     listed = cli("trades", "--json", "--database", str(db_path), cwd=where)
     assert listed.code == 0, listed.err
@@ -107,10 +116,19 @@ TRADES, BLOB = 200, 1_000_000
 FLAT = 80 * 2**20  # bytes of peak RSS growth allowed while streaming all 200 MB
 
 
-@pytest.fixture(scope="module")
-def large_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database of TRADES trades with BLOB bytes of extra_metadata each."""
-    path = tmp_path_factory.mktemp("large") / "large.db"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def large_rows(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | str]:
+    """A database of TRADES trades with BLOB bytes of extra_metadata each (of each backend)."""
+    if request.param == "sqlite":
+        path: Path | str = tmp_path_factory.mktemp("large") / "large.db"
+        yield from fill_large(path)
+    else:
+        databases = request.getfixturevalue("pg_databases")
+        for name in databases.new_database():
+            yield from fill_large(url_of(name))
+
+
+def fill_large(path: Path | str) -> Iterator[Path | str]:
 
     async def fill() -> None:
         async with tradedb.connect(path) as repo:
@@ -121,7 +139,7 @@ def large_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 )
 
     asyncio.run(fill())
-    return path
+    yield path
 
 
 def peak_growth(code: str, *args: str) -> dict[str, Any]:
@@ -210,6 +228,7 @@ async def test_a_page_cut_short_by_its_size_loses_and_repeats_no_trade(repo, bot
     assert [t.id async for t in repo.iter_trades(page_size=7, status="open", bot_id="bot-1")] == streamed
 
 
+@pytest.mark.sqlite_only("malformed JSON in a stored row: PostgreSQL's jsonb cannot hold it")
 async def test_export_of_a_damaged_database_is_one_line_saying_so(db_path, repo, bot, raw):
     trade = await repo.create_trade(trade_data(extra_metadata={"half": [1, 2]}))
     await repo.close()

@@ -79,14 +79,14 @@ async def test_automatic_fields_cannot_be_given(repo, bot, field):
 
 
 @pytest.mark.parametrize("batch", [False, True])
-async def test_trade_for_unknown_bot_names_it_and_says_create_the_bot_first(repo, bot, raw, batch):
+async def test_trade_for_unknown_bot_names_it_and_says_create_the_bot_first(repo, bot, raw_sql, batch):
     field = r"trades\[1\]\.bot_id" if batch else "bot_id"
     with pytest.raises(tradedb.ValidationError, match=f"^{field}: no bot instance with id 'ghost'; create the bot first"):
         if batch:
             await repo.create_trades([trade_data(), trade_data(bot_id="ghost"), trade_data()])
         else:
             await repo.create_trade(trade_data(bot_id="ghost"))
-    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (0,)
+    assert raw_sql.execute("SELECT count(*) FROM trades").fetchone() == (0,)
 
 
 async def test_an_existing_id_with_another_entry_is_a_conflict(repo, bot):
@@ -425,7 +425,7 @@ async def test_a_trade_created_closed_needs_its_exit_time(repo, bot):
         ({"status": "closed", "exit_price": "51000", "gross_pnl": None}, "gross_pnl"),
     ],
 )
-async def test_a_closed_trade_always_has_its_pnl(repo, bot, raw, changes, field):
+async def test_a_closed_trade_always_has_its_pnl(repo, bot, raw_sql, changes, field):
     trade = await repo.create_trade(trade_data())
     with pytest.raises(tradedb.ValidationError) as caught:
         await repo.update_trade(trade.id, changes)
@@ -438,17 +438,17 @@ async def test_a_closed_trade_always_has_its_pnl(repo, bot, raw, changes, field)
     with pytest.raises(tradedb.ValidationError) as caught:
         await repo.create_trade(trade_data(status="closed", exit_price="51000", exit_time=ENTRY_TIME, **{field: None}))
     assert caught.value.field == field
-    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (1,)
+    assert raw_sql.execute("SELECT count(*) FROM trades").fetchone() == (1,)
     assert (await repo.get_bot_instance("bot-1")).total_pnl == D(100)
 
 
-async def test_a_trade_of_another_type_than_its_bot_is_refused(repo, bot, raw):
+async def test_a_trade_of_another_type_than_its_bot_is_refused(repo, bot, raw_sql):
     with pytest.raises(tradedb.ValidationError, match="^trade_type: 'live' differs from the type of bot 'bot-1', a paper bot"):
         await repo.create_trade(trade_data(trade_type="live"))
     with pytest.raises(tradedb.ValidationError) as caught:
         await repo.create_trades([trade_data(), trade_data(), trade_data(trade_type="optimization")])
     assert caught.value.field == "trades[2].trade_type"
-    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (0,)
+    assert raw_sql.execute("SELECT count(*) FROM trades").fetchone() == (0,)
     paper = await repo.create_trade(trade_data())
     await repo.create_bot_instance({"id": "live-bot", "type": "live", "current_balance": "500"})
     for changes in ({"trade_type": "live"}, {"bot_id": "live-bot"}):

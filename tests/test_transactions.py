@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 
+import psycopg
 import pytest
 
 import tradedb
@@ -79,7 +80,7 @@ async def test_other_coroutines_read_the_last_commit_while_a_transaction_is_open
     assert (await repo.get_trade_by_id(committed.id)).status == "closed"
 
 
-async def test_a_write_from_another_coroutine_waits_and_never_joins_the_open_transaction(repo, bot):
+async def test_a_write_from_another_coroutine_never_joins_the_open_transaction(repo, bot, backend):
     opened = asyncio.Event()
     release = asyncio.Event()
 
@@ -93,8 +94,11 @@ async def test_a_write_from_another_coroutine_waits_and_never_joins_the_open_tra
     failing = asyncio.create_task(failing_writer())
     await opened.wait()
     other = asyncio.create_task(repo.create_trade(trade_data(symbol="SOLUSDT")))
-    await asyncio.sleep(0.05)
-    assert not other.done()  # waits for its turn rather than writing inside the open transaction
+    if backend == "sqlite":
+        await asyncio.sleep(0.05)
+        assert not other.done()  # one writer: it waits for its turn rather than writing inside the open transaction
+    else:
+        await asyncio.wait_for(asyncio.shield(other), timeout=2)  # a connection of its own: it commits meanwhile
     release.set()
     with pytest.raises(Boom):
         await failing
@@ -109,8 +113,9 @@ async def test_a_task_started_inside_a_transaction_does_not_join_it(repo, bot):
         assert await child == []  # reads the last commit, not the parent's open transaction
 
 
-async def test_waiting_longer_than_busy_timeout_for_this_repository_raises_database_busy(db_path):
-    async with tradedb.connect(db_path, busy_timeout=0.2) as repo:
+async def test_waiting_longer_than_busy_timeout_for_this_repository_raises_database_busy(database):
+    # pool_size=1: on PostgreSQL the open transaction holds the only connection, as SQLite's one writer.
+    async with tradedb.connect(database, busy_timeout=0.2, pool_size=1) as repo:
         await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
         opened, release = asyncio.Event(), asyncio.Event()
 
@@ -128,23 +133,34 @@ async def test_waiting_longer_than_busy_timeout_for_this_repository_raises_datab
         assert await repo.get_open_trades() == []
 
 
-async def test_another_connection_holding_the_lock_gives_database_busy_and_writes_nothing(db_path):
-    async with tradedb.connect(db_path, busy_timeout=0.2) as first, tradedb.connect(db_path, busy_timeout=0.2) as second:
-        await first.create_bot_instance({"id": "bot-1", "type": "paper"})
+async def test_another_connection_holding_the_lock_gives_database_busy_and_writes_nothing(database):
+    async with tradedb.connect(database, busy_timeout=0.2) as first, tradedb.connect(database, busy_timeout=0.2) as second:
+        await first.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "1"})
         async with second.transaction():
             await second.create_bot_instance({"id": "bot-2", "type": "paper"})
-            with pytest.raises(tradedb.DatabaseBusy):
-                await first.create_trade(trade_data())
-        assert await first.get_open_trades() == []
+            await second.update_bot_instance("bot-1", {"current_balance": "2"})  # locks bot-1's row on PostgreSQL
+            with pytest.raises(tradedb.DatabaseBusy, match="busy_timeout"):
+                await first.update_bot_instance("bot-1", {"current_balance": "3"})
+        assert (await first.get_bot_instance("bot-1")).current_balance == 2
         assert await first.get_bot_instance("bot-2") is not None
 
 
-def hold_write_lock(path, seconds):
-    """Another process's writer, as far as tradedb can tell: holds the write lock for `seconds` in a thread."""
+def hold_write_lock(database, seconds):
+    """Another process's writer, as far as tradedb can tell: holds the lock writes to bot-1 need for `seconds`.
+
+    SQLite: the database's write lock. PostgreSQL: bot-1's row, locked FOR UPDATE.
+    """
     locked = threading.Event()
 
     def hold():
-        connection = sqlite3.connect(path, isolation_level=None)
+        if isinstance(database, str):
+            with psycopg.connect(database, autocommit=True) as connection:
+                with connection.transaction():
+                    connection.execute("SELECT id FROM bot_instances WHERE id = 'bot-1' FOR UPDATE")
+                    locked.set()
+                    time.sleep(seconds)
+            return
+        connection = sqlite3.connect(database, isolation_level=None)
         connection.execute("BEGIN IMMEDIATE")
         locked.set()
         time.sleep(seconds)
@@ -157,11 +173,30 @@ def hold_write_lock(path, seconds):
     return thread
 
 
+def assert_lock_free(database):
+    """No transaction of tradedb's is left open, and the lock bot-1's writes need is free."""
+    if isinstance(database, str):
+        with psycopg.connect(database, autocommit=True) as other:
+            left_open = other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'"
+            ).fetchone()[0]
+            assert left_open == 0
+            with other.transaction():
+                other.execute("SET LOCAL lock_timeout = 1")
+                other.execute("SELECT id FROM bot_instances WHERE id = 'bot-1' FOR UPDATE")
+        return
+    other = sqlite3.connect(database, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # the write lock is free again
+    other.execute("ROLLBACK")
+    other.close()
+
+
 @pytest.mark.parametrize("write", ["create_trade", "transaction"])
-async def test_a_write_waits_for_another_connections_lock_then_goes_through(db_path, write):
-    async with tradedb.connect(db_path, busy_timeout=5) as repo:
+async def test_a_write_waits_for_another_connections_lock_then_goes_through(database, write):
+    async with tradedb.connect(database, busy_timeout=5) as repo:
         await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
-        holder = hold_write_lock(db_path, 0.3)
+        holder = hold_write_lock(database, 0.3)
         started = time.monotonic()
         if write == "create_trade":
             await repo.create_trade(trade_data())
@@ -174,10 +209,10 @@ async def test_a_write_waits_for_another_connections_lock_then_goes_through(db_p
         assert len(await repo.get_open_trades()) == 1
 
 
-async def test_database_busy_comes_only_after_waiting_busy_timeout(db_path):
-    async with tradedb.connect(db_path, busy_timeout=0.3) as repo:
+async def test_database_busy_comes_only_after_waiting_busy_timeout(database):
+    async with tradedb.connect(database, busy_timeout=0.3) as repo:
         await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
-        holder = hold_write_lock(db_path, 1.0)
+        holder = hold_write_lock(database, 1.0)
         started = time.monotonic()
         with pytest.raises(tradedb.DatabaseBusy, match="busy_timeout=0.3"):
             await repo.create_trade(trade_data())
@@ -187,10 +222,10 @@ async def test_database_busy_comes_only_after_waiting_busy_timeout(db_path):
         assert await repo.get_open_trades() == []
 
 
-async def test_cancelling_a_transaction_that_waits_for_the_lock_leaves_no_transaction_open(db_path):
-    async with tradedb.connect(db_path, busy_timeout=5) as repo:
+async def test_cancelling_a_transaction_that_waits_for_the_lock_leaves_no_transaction_open(database):
+    async with tradedb.connect(database, busy_timeout=5) as repo:
         await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
-        holder = hold_write_lock(db_path, 0.5)
+        holder = hold_write_lock(database, 0.5)
 
         async def write_in_a_transaction():
             async with repo.transaction():
@@ -202,14 +237,12 @@ async def test_cancelling_a_transaction_that_waits_for_the_lock_leaves_no_transa
         with pytest.raises(asyncio.CancelledError):
             await task
         holder.join()
-        other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
-        other.execute("BEGIN IMMEDIATE")  # the write lock is free again
-        other.execute("ROLLBACK")
-        other.close()
+        assert_lock_free(database)
         await repo.create_trade(trade_data())  # and the writer works
         assert len(await repo.get_open_trades()) == 1
 
 
+@pytest.mark.sqlite_only("SQLite's busy_timeout PRAGMA of the writer's connection")
 def test_the_writer_leaves_waiting_to_sqlite_unless_the_database_is_in_wal_mode(db_path):
     from tradedb.sqlite import _open
 
@@ -219,14 +252,15 @@ def test_the_writer_leaves_waiting_to_sqlite_unless_the_database_is_in_wal_mode(
         connection.close()
 
 
-async def test_a_closed_repository_says_so(db_path):
-    repo = await tradedb.connect(db_path)
+async def test_a_closed_repository_says_so(database):
+    repo = await tradedb.connect(database)
     await repo.close()
     await repo.close()
     with pytest.raises(tradedb.TradeDBError, match="closed"):
         await repo.list_bot_instances()
 
 
+@pytest.mark.sqlite_only("the version of the sqlite3 library Python was built with")
 async def test_an_sqlite_too_old_for_the_queries_is_refused_with_what_to_do(db_path, monkeypatch):
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 29, 0))
     with pytest.raises(tradedb.TradeDBError, match=r"needs SQLite 3\.30\.0 or newer .* use a Python built with a newer"):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import tradedb
 from conftest import trade_data
+from pg_support import url_of
 
 D = Decimal
 TOP = D("999999999999.99999999")
@@ -41,12 +42,17 @@ TOP = D("999999999999.99999999")
         ("999999999999.999999994", "999999999999.99999999"),
     ],
 )
-async def test_decimal_values_are_exact_in_and_out(repo, bot, raw, given_value, stored):
+async def test_decimal_values_are_exact_in_and_out(repo, bot, raw_sql, given_value, stored):
     after = await repo.update_bot_instance("bot-1", {"current_balance": given_value})
     assert after.current_balance == D(stored)
     assert isinstance(after.current_balance, Decimal)
     assert format((await repo.get_bot_instance("bot-1")).current_balance, "f") == stored
-    assert raw.execute("SELECT current_balance, typeof(current_balance) FROM bot_instances").fetchone() == (stored, "text")
+    if raw_sql.backend == "sqlite":  # exact decimal text, never a float
+        assert raw_sql.execute("SELECT current_balance, typeof(current_balance) FROM bot_instances").fetchone() == (stored, "text")
+    else:
+        assert raw_sql.execute(
+            "SELECT current_balance::text, pg_typeof(current_balance)::text FROM bot_instances"
+        ).fetchone() == (stored, "numeric")
 
 
 @pytest.mark.parametrize(
@@ -105,14 +111,20 @@ async def test_ratio_column_precision_is_enforced(repo, bot):
         "2024-03-01T14:00:00+02:00",
     ],
 )
-async def test_aware_times_come_back_as_the_same_instant_in_utc(repo, bot, raw, moment):
+async def test_aware_times_come_back_as_the_same_instant_in_utc(repo, bot, raw_sql, moment):
     trade = await repo.create_trade(trade_data(entry_time=moment))
     expected = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
     stored = await repo.get_trade_by_id(trade.id)
     assert stored.entry_time == expected and stored.entry_time.tzinfo == timezone.utc
     assert stored.entry_time.utcoffset() == timedelta(0)
-    text = raw.execute("SELECT entry_time FROM trades").fetchone()[0]
-    assert text == expected.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ")
+    assert stored_time(raw_sql) == expected.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ")
+
+
+def stored_time(raw_sql) -> str:
+    """The one trade's entry_time as stored: SQLite's text, or PostgreSQL's timestamptz written the same way in UTC."""
+    if raw_sql.backend == "sqlite":
+        return raw_sql.value("SELECT entry_time FROM trades")
+    return raw_sql.value("SELECT to_char(entry_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US\"Z\"') FROM trades")
 
 
 @pytest.mark.parametrize("naive", [datetime(2024, 3, 1, 12, 0), "2024-03-01T12:00:00", "2024-03-01"])
@@ -138,13 +150,14 @@ async def test_non_times_are_refused(repo, bot, bad):
     assert caught.value.field == "entry_time"
 
 
-async def test_text_order_is_time_order(repo, bot, raw):
+async def test_text_order_is_time_order(repo, bot, raw_sql):
     moments = [datetime(2024, 3, 1, 12, 0, 0, us, tzinfo=timezone.utc) for us in (999999, 5, 100000)]
     moments.append(datetime(2024, 3, 1, 11, 0, tzinfo=timezone(timedelta(hours=-2))))  # 13:00 UTC
     for moment in moments:
         await repo.create_trade(trade_data(entry_time=moment))
-    texts = [row[0] for row in raw.execute("SELECT entry_time FROM trades ORDER BY entry_time")]
-    assert [datetime.fromisoformat(t) for t in texts] == sorted(moments)
+    stored = [row[0] for row in raw_sql.execute("SELECT entry_time FROM trades ORDER BY entry_time")]
+    # SQLite orders the stored text; PostgreSQL's timestamptz is a time already.
+    assert [t if isinstance(t, datetime) else datetime.fromisoformat(t) for t in stored] == sorted(moments)
 
 
 @pytest.mark.parametrize(
@@ -165,20 +178,30 @@ async def test_json_refuses_what_json_dumps_refuses(repo, bot, bad):
     assert caught.value.field == "extra_metadata"
 
 
-async def test_json_none_is_sql_null(repo, bot, raw):
+async def test_json_none_is_sql_null(repo, bot, raw_sql):
     await repo.create_trade(trade_data(extra_metadata=None))
-    assert raw.execute("SELECT extra_metadata IS NULL FROM trades").fetchone() == (1,)
+    assert raw_sql.execute("SELECT extra_metadata IS NULL FROM trades").fetchone() == (1,)
 
 
 # Property tests share one repository on one event loop: hypothesis runs many
 # examples per test, and a fresh database for each would be needlessly slow.
 
 
-@pytest.fixture(scope="module")
-def loop_and_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.AbstractEventLoop, tradedb.Repository]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def loop_and_repo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[asyncio.AbstractEventLoop, tradedb.Repository]]:
+    """One repository for the module, on each backend."""
+    if request.param == "sqlite":
+        yield from property_repo(tmp_path_factory.mktemp("property") / "trading.db")
+    else:
+        for name in request.getfixturevalue("pg_databases").new_database():
+            yield from property_repo(url_of(name))
+
+
+def property_repo(database: Path | str) -> Iterator[tuple[asyncio.AbstractEventLoop, tradedb.Repository]]:
     loop = asyncio.new_event_loop()
-    path: Path = tmp_path_factory.mktemp("property") / "trading.db"
-    repo = loop.run_until_complete(tradedb.connect(path))
+    repo = loop.run_until_complete(tradedb.connect(database))
     loop.run_until_complete(repo.create_bot_instance({"id": "bot-1", "type": "paper"}))
     yield loop, repo
     loop.run_until_complete(repo.close())
@@ -219,10 +242,10 @@ CANONICAL = "0f8c5d2e-3b7a-4c1d-9e6f-1a2b3c4d5e6f"
     [CANONICAL, CANONICAL.upper(), "{" + CANONICAL + "}", "urn:uuid:" + CANONICAL, CANONICAL.replace("-", ""),
      uuid.UUID(CANONICAL)],
 )
-async def test_trade_ids_are_stored_as_lowercase_hyphenated_uuids(repo, bot, raw, given):
+async def test_trade_ids_are_stored_as_lowercase_hyphenated_uuids(repo, bot, raw_sql, given):
     trade = await repo.create_trade(trade_data(id=given))
     assert trade.id == CANONICAL
-    assert raw.execute("SELECT id FROM trades").fetchall() == [(CANONICAL,)]
+    assert raw_sql.execute("SELECT CAST(id AS TEXT) FROM trades").fetchall() == [(CANONICAL,)]
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", CANONICAL[:-1] + "g", CANONICAL + "0", 12345])
@@ -278,11 +301,11 @@ class ShiftyDatetime(datetime):
         raise RuntimeError("never called")
 
 
-async def test_a_datetime_subclass_is_stored_by_its_value_not_its_methods(repo, bot, raw):
+async def test_a_datetime_subclass_is_stored_by_its_value_not_its_methods(repo, bot, raw_sql):
     moment = ShiftyDatetime(2024, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
     trade = await repo.create_trade(trade_data(entry_time=moment))
     assert trade.entry_time == datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
-    assert raw.execute("SELECT entry_time FROM trades").fetchone() == ("2024-03-01 12:00:00.000000Z",)
+    assert stored_time(raw_sql) == "2024-03-01 12:00:00.000000Z"
 
 
 @pytest.mark.parametrize("huge", [10**5000, -(10**5000), "9" * 100_000], ids=["int", "negative int", "text"])
@@ -328,7 +351,7 @@ def test_shown_never_raises_and_stays_short():
         assert len(shown(value)) <= 100
 
 
-async def test_json_up_to_the_limits_is_stored_and_beyond_them_refused(repo, bot, raw):
+async def test_json_up_to_the_limits_is_stored_and_beyond_them_refused(repo, bot, raw_sql):
     from tradedb.values import JSON_MAX_BYTES, JSON_MAX_DEPTH
 
     deepest = {"a": nested(JSON_MAX_DEPTH - 1)}
@@ -340,7 +363,7 @@ async def test_json_up_to_the_limits_is_stored_and_beyond_them_refused(repo, bot
     wide = "\u00e9" * ((JSON_MAX_BYTES - 2) // 2)  # two UTF-8 bytes a character
     assert (await repo.update_bot_instance("bot-1", {"extra_metadata": wide})).extra_metadata == wide
 
-    stored = raw.execute("SELECT extra_metadata FROM bot_instances").fetchone()
+    stored = raw_sql.execute("SELECT extra_metadata FROM bot_instances").fetchone()
     for bad, words in [
         ({"a": nested(JSON_MAX_DEPTH)}, "nested more than 32 levels"),
         (nested(500), "nested more than 32 levels"),
@@ -355,8 +378,8 @@ async def test_json_up_to_the_limits_is_stored_and_beyond_them_refused(repo, bot
         assert caught.value.field == "extra_metadata" and len(str(caught.value)) < 300
         with pytest.raises(tradedb.ValidationError, match=words):
             await repo.create_trade(trade_data(extra_metadata=bad))
-    assert raw.execute("SELECT extra_metadata FROM bot_instances").fetchone() == stored
-    assert raw.execute("SELECT count(*) FROM trades").fetchone() == (0,)
+    assert raw_sql.execute("SELECT extra_metadata FROM bot_instances").fetchone() == stored
+    assert raw_sql.execute("SELECT count(*) FROM trades").fetchone() == (0,)
 
 
 @pytest.mark.parametrize("bad, words", [("\ud800", "lone surrogate"), ("bot\x00-1", "NUL character")])
@@ -375,22 +398,51 @@ async def test_text_sqlite_cannot_store_faithfully_is_refused_everywhere(repo, b
     assert await repo.list_bot_instances() == [bot]
 
 
-@pytest.mark.parametrize(
-    "column, damage",
-    [("extra_metadata", '{"half": [1, 2'), ("entry_price", "fifty"), ("entry_time", "yesterday"), ("size", "")],
-)
-async def test_a_damaged_stored_value_says_the_database_is_damaged(repo, bot, raw, column, damage):
-    trade = await repo.create_trade(trade_data(extra_metadata={"half": [1, 2]}))
-    # As a hand edit, or a truncated file, would leave it: past the schema's CHECKs.
-    raw.execute("PRAGMA ignore_check_constraints = ON")
-    raw.execute(f"UPDATE trades SET {column} = ? WHERE id = ?", (damage, trade.id))
-    for read in (repo.get_trade_by_id(trade.id), repo.get_open_trades(), repo.start_bot({"id": "bot-1", "type": "paper"})):
+# A stored value tradedb cannot read, as a hand edit past the schema's checks leaves it. SQLite: its
+# CHECKs ignored (PRAGMA ignore_check_constraints), any text goes in. PostgreSQL: the column's type
+# holds only its own values, so the hand edit drops the CHECK and stores what the type allows but
+# tradedb never writes (NaN, infinity).
+DAMAGE = {
+    "entry_price": ("fifty", "trades_entry_price_decimal", "NaN"),
+    "entry_time": ("yesterday", "trades_entry_time_utc", "infinity"),
+    "size": ("", "trades_size_decimal", "NaN"),
+}
+
+
+def damage(raw_sql, trade_id: str, column: str, sqlite_value: str | None = None) -> None:
+    """Store a value tradedb cannot read in trades.`column` of `trade_id`, past the schema's checks."""
+    text, constraint, value = DAMAGE[column]
+    if raw_sql.backend == "sqlite":
+        raw_sql.execute("PRAGMA ignore_check_constraints = ON")
+        raw_sql.execute(f"UPDATE trades SET {column} = ? WHERE id = ?", (sqlite_value or text, trade_id))
+    else:
+        raw_sql.execute(f"ALTER TABLE trades DROP CONSTRAINT {constraint}")
+        raw_sql.execute(f"UPDATE trades SET {column} = ? WHERE id = ?", (value, trade_id))
+
+
+async def assert_reads_say_damaged(repo, trade_id: str, column: str) -> None:
+    for read in (repo.get_trade_by_id(trade_id), repo.get_open_trades(), repo.start_bot({"id": "bot-1", "type": "paper"})):
         with pytest.raises(tradedb.DatabaseDamaged) as caught:
             await read
         message = str(caught.value)
-        assert f"trades.{column}" in message and trade.id in message and "tradedb status --full" in message
+        assert f"trades.{column}" in message and trade_id in message and "tradedb status --full" in message
     with pytest.raises(tradedb.DatabaseDamaged):
         [t async for t in repo.iter_trades()]
+
+
+@pytest.mark.parametrize("column", sorted(DAMAGE))
+async def test_a_damaged_stored_value_says_the_database_is_damaged(repo, bot, raw_sql, column):
+    trade = await repo.create_trade(trade_data(extra_metadata={"half": [1, 2]}))
+    damage(raw_sql, trade.id, column)
+    await assert_reads_say_damaged(repo, trade.id, column)
+
+
+@pytest.mark.sqlite_only("malformed JSON text in a row: PostgreSQL's jsonb cannot hold it")
+async def test_damaged_stored_json_says_the_database_is_damaged(repo, bot, raw):
+    trade = await repo.create_trade(trade_data(extra_metadata={"half": [1, 2]}))
+    raw.execute("PRAGMA ignore_check_constraints = ON")
+    raw.execute("UPDATE trades SET extra_metadata = ? WHERE id = ?", ('{"half": [1, 2', trade.id))
+    await assert_reads_say_damaged(repo, trade.id, "extra_metadata")
 
 
 @given(
@@ -408,12 +460,12 @@ def test_the_decoder_for_deep_json_reads_what_json_loads_reads(value, indent):
     assert _loads_deep(text) == json.loads(text)
 
 
-@pytest.mark.parametrize("column, damage", [("entry_price", "fifty"), ("size", "1x.00000000")])
-async def test_writing_with_a_damaged_stored_amount_says_so_and_writes_nothing(repo, bot, raw, column, damage):
+@pytest.mark.parametrize("column, sqlite_damage", [("entry_price", "fifty"), ("size", "1x.00000000")])
+async def test_writing_with_a_damaged_stored_amount_says_so_and_writes_nothing(repo, bot, raw_sql, column, sqlite_damage):
     trade = await repo.create_trade(trade_data())
-    raw.execute("PRAGMA ignore_check_constraints = ON")
-    raw.execute(f"UPDATE trades SET {column} = ? WHERE id = ?", (damage, trade.id))
-    before = raw.execute("SELECT trades.status, total_pnl FROM trades, bot_instances WHERE trades.id = ?", (trade.id,)).fetchall()
+    damage(raw_sql, trade.id, column, sqlite_damage)
+    books = "SELECT trades.status, CAST(total_pnl AS TEXT) FROM trades, bot_instances WHERE trades.id = ?"
+    before = raw_sql.execute(books, (trade.id,)).fetchall()
     for write in (
         lambda: repo.close_trade(trade.id, exit_price="51000"),
         lambda: repo.update_trade(trade.id, {"status": "closed", "exit_price": "51000"}),
@@ -421,7 +473,7 @@ async def test_writing_with_a_damaged_stored_amount_says_so_and_writes_nothing(r
         with pytest.raises(tradedb.DatabaseDamaged) as caught:
             await write()
         assert "tradedb status --full" in str(caught.value) and "nothing was written" in str(caught.value)
-    after = raw.execute("SELECT trades.status, total_pnl FROM trades, bot_instances WHERE trades.id = ?", (trade.id,)).fetchall()
+    after = raw_sql.execute(books, (trade.id,)).fetchall()
     assert after == before == [("open", "0.00000000")]
     # The repository goes on working: the writer is not left inside a transaction.
     other = await repo.create_trade(trade_data())
