@@ -2,10 +2,15 @@
 
 Timing is never tested here (targets live in bench/run.py). SQLAlchemy is
 only in the bench extra, so its implementation is checked when installed.
+The PostgreSQL benchmark runs end to end, at a cut-down small scale, on the
+test server (TRADEDB_TEST_POSTGRESQL_URL, by default
+postgresql://root@127.0.0.1:5432/test): without a server it FAILS, never skips.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -116,3 +121,53 @@ def test_normalize_reads_every_form_of_a_number_alike(value: object) -> None:
     base = data.normalize(next(data.history(1, BOTS, seed=4)))
     row = dict(zip(data.TRADE_COLUMNS, base), size=value)
     assert data.normalize(row)[data.TRADE_COLUMNS.index("size")] == "1.10000000"
+
+
+# PostgreSQL: the whole benchmark, end to end, on the test server -------------------------------
+
+POSTGRESQL_URL = os.environ.get("TRADEDB_TEST_POSTGRESQL_URL", "postgresql://root@127.0.0.1:5432/test")
+RUN = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+# The small scale, cut to run in well under a minute; every workload and check still runs.
+QUICK = ["--scale", "small", "--reps", "1", "--size", "w1=2000", "--size", "w2=100", "--size", "w3=20000",
+         "--size", "w3_base=5000", "--size", "w3_queries=100", "--size", "w5_cycles=10"]
+
+
+def scratch_databases(pid: int) -> list[str]:
+    """The scratch databases a run with this pid left on the server (it must leave none)."""
+    import psycopg
+
+    with psycopg.connect(POSTGRESQL_URL, autocommit=True, connect_timeout=5) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"tdbench\\_{pid}\\_%",))]
+
+
+def test_the_benchmark_runs_on_postgresql_end_to_end(tmp_path: Path) -> None:
+    """Fails, never skips, without a server: run.py says the server is unreachable and exits non-zero."""
+    output = tmp_path / "RESULTS-postgresql.md"
+    proc = subprocess.Popen([sys.executable, str(RUN), "--backend", "postgresql", "--postgresql-url", POSTGRESQL_URL,
+                             *QUICK, "--output", str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the run still drops its databases
+        out, err = proc.communicate()
+        pytest.fail(f"the PostgreSQL benchmark took over 240 s:\n{err[-3000:]}")
+    assert proc.returncode == 0, f"bench/run.py --backend postgresql failed:\n{err[-3000:]}"
+    report = output.read_text()
+    assert "| W5 zero errors |" in report and "not run" not in report
+    checks = [line for line in report.splitlines() if line.startswith("- ok: ") or line.startswith("- **FAILED**")]
+    assert checks and all(line.startswith("- ok: ") for line in checks), "\n".join(checks)
+    for name in ("floor", "tradedb", "sqlalchemy"):  # every implementation was checked, through every workload
+        for workload in ("W1", "W2", "W3", "W4", "W5", "Memory"):
+            assert any(line.startswith(f"- ok: {workload} {name}") for line in checks), (workload, name)
+    assert "PostgreSQL server 15" in report
+    assert scratch_databases(proc.pid) == []
+
+
+def test_the_benchmark_fails_when_postgresql_is_unreachable(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(RUN), "--backend", "postgresql", "--postgresql-url",
+                           "postgresql://root@127.0.0.1:1/test", "--output", str(tmp_path / "r.md")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "PostgreSQL is unreachable at postgresql://root@127.0.0.1:1/test" in proc.stderr
+    assert not (tmp_path / "r.md").exists()
