@@ -232,6 +232,16 @@ class Databases:
             )
         return name
 
+    def empty(self) -> str:
+        """The name of a new database without any schema (tradedb has not migrated it); dropped on release."""
+        self.start()
+        with self._lock:
+            name = f"{PREFIX}{self.pid}_{next(self._numbers)}"
+            self._made.add(name)
+        with connect() as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        return name
+
     def release(self, name: str) -> None:
         """Hand `name` on emptied when its schema is still the template's, else drop it (in the background)."""
         if self._reset(name):
