@@ -34,7 +34,7 @@ KILLS = {"sqlite": 50, "postgresql": 20}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
+def new_database(request: pytest.FixtureRequest, db_path: Path) -> Iterator[str]:
     """A database that does not exist yet (SQLite: a path) or is empty (PostgreSQL: a new database's URL)."""
     if request.param == "sqlite":
         yield str(db_path)
@@ -85,7 +85,8 @@ def stored_trades(database: str) -> dict[str, str]:
     return dict(read(database, "SELECT CAST(id AS TEXT), status FROM trades"))
 
 
-async def test_eight_processes_share_one_database_without_errors(database):
+async def test_eight_processes_share_one_database_without_errors(new_database):
+    database = new_database
     async with tradedb.connect(database):
         pass  # migrate once, as an operator would before starting the bots
     workers = [
@@ -116,7 +117,8 @@ def read_log(lines: list[str]) -> tuple[set[str], set[str]]:
     return created, closed
 
 
-async def test_a_writer_killed_at_random_points_loses_nothing_it_saw_committed(database, tmp_path):
+async def test_a_writer_killed_at_random_points_loses_nothing_it_saw_committed(new_database, tmp_path):
+    database = new_database
     rng = random.Random(20261123)
     seen_created: set[str] = set()
     seen_closed: set[str] = set()
