@@ -141,6 +141,9 @@ class QuerySet(Mapping[str, Query]):
         except KeyError:
             raise QueryFileError(f"no query named {name!r} in {self._where}") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._queries
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._queries)
 
