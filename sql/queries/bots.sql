@@ -17,14 +17,6 @@ SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
 FROM bot_instances
 WHERE id = :id;
 
--- name: list_bot_instances(status) :many
--- Every bot instance, or those with one status, by id.
-SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
-       last_heartbeat, extra_metadata, created_at, updated_at
-FROM bot_instances
-WHERE :status IS NULL OR status = :status
-ORDER BY id;
-
 -- name: update_bot_instance(id, type, config_file, status, current_balance, total_pnl, started_at, last_heartbeat, extra_metadata, updated_at) :exec
 -- Write a bot instance's whole row back (changes are merged in Python).
 UPDATE bot_instances
@@ -47,13 +39,3 @@ WHERE id = :id;
 UPDATE bot_instances
 SET total_pnl = :total_pnl, current_balance = :current_balance, updated_at = :updated_at
 WHERE id = :id;
-
--- name: get_stale_bots(cutoff) :many
--- Bots still marked running whose last sign of life (the last heartbeat, or
--- the start if none was sent) is older than the cutoff, or that have
--- neither: they crashed without stopping. ISO text compares as time.
-SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
-       last_heartbeat, extra_metadata, created_at, updated_at
-FROM bot_instances
-WHERE status = 'running' AND coalesce(last_heartbeat, started_at, '') < :cutoff
-ORDER BY id;

@@ -1,0 +1,81 @@
+-- Named queries for upkeep: retention, health, and reading the schema's
+-- version. Retention deletes in batches of :batch_size rows, each batch its
+-- own short transaction, so bots writing at the same time wait at most one
+-- batch (see "Retention" in README.md).
+
+-- name: delete_finished_trades_before(cutoff, batch_size) :exec
+-- Delete one batch of closed or cancelled trades that exited before the
+-- cutoff, oldest exit first, through idx_exit_time. Never an open trade.
+DELETE FROM trades
+WHERE rowid IN (
+    SELECT rowid FROM trades
+    WHERE exit_time < :cutoff AND status IN ('closed', 'cancelled')
+    ORDER BY exit_time
+    LIMIT :batch_size
+);
+
+-- name: delete_metrics_before(cutoff, batch_size) :exec
+-- Delete one batch of performance metrics calculated before the cutoff.
+-- Old rows come first in rowid order, so each batch finds them at once.
+DELETE FROM performance_metrics
+WHERE rowid IN (
+    SELECT rowid FROM performance_metrics
+    WHERE calculated_at < :cutoff
+    LIMIT :batch_size
+);
+
+-- name: count_user_tables() :one
+-- Tables other than SQLite's and yoyo's own: a database that has any holds
+-- data worth a backup before migrating.
+SELECT count(*) AS tables
+FROM sqlite_master
+WHERE type = 'table'
+  AND name NOT LIKE 'sqlite~_%' ESCAPE '~'
+  AND name NOT LIKE '~_yoyo~_%' ESCAPE '~'
+  AND name <> 'yoyo_lock';
+
+-- name: has_yoyo_migration_table() :one
+-- Whether yoyo's table of applied migrations exists (1) or not (0).
+SELECT count(*) AS present
+FROM sqlite_master
+WHERE type = 'table' AND name = '_yoyo_migration';
+
+-- name: count_closed_trades_without_pnl() :one
+-- Closed trades lacking gross_pnl or net_pnl: rows a database written
+-- before migration 0002 can hold (its triggers guard only new writes).
+-- NOT INDEXED: one pass over the table in its order is far faster than
+-- idx_closed_trades's jumps from row to row when most trades are closed.
+SELECT count(*) AS trades
+FROM trades NOT INDEXED
+WHERE status = 'closed' AND (gross_pnl IS NULL OR net_pnl IS NULL);
+
+-- name: closed_trades_without_pnl(limit) :many
+-- Up to :limit of those trades, as examples.
+SELECT id
+FROM trades
+WHERE status = 'closed' AND (gross_pnl IS NULL OR net_pnl IS NULL)
+LIMIT :limit;
+
+-- name: trades_of_another_type(limit) :many
+-- Up to :limit of those trades, as examples: the trade, its type, its bot
+-- and the bot's type.
+SELECT t.id, t.trade_type, b.id AS bot_id, b.type AS bot_type
+FROM bot_instances AS b
+JOIN trades AS t ON t.bot_id = b.id AND t.trade_type <> b.type
+LIMIT :limit;
+
+-- name: closed_net_pnl_by_bot() :many
+-- Each bot's closed trades' net_pnl, summed exactly in 10^-8 units as in
+-- analytics.sql (see its header), with the widest amount summed: past 19
+-- characters, or on "integer overflow", tradedb sums closed_net_pnl in
+-- Python instead. One pass over the table (see NOT INDEXED above).
+SELECT bot_id, sum(CAST(replace(net_pnl, '.', '') AS INTEGER)) AS net_pnl_units, max(length(net_pnl)) AS widest_amount
+FROM trades NOT INDEXED
+WHERE status = 'closed' AND net_pnl IS NOT NULL
+GROUP BY bot_id;
+
+-- name: closed_net_pnl() :many
+-- Every closed trade's net_pnl with its bot, for summing in Python.
+SELECT bot_id, net_pnl
+FROM trades NOT INDEXED
+WHERE status = 'closed' AND net_pnl IS NOT NULL;
