@@ -128,8 +128,8 @@ def test_normalize_reads_every_form_of_a_number_alike(value: object) -> None:
 POSTGRESQL_URL = os.environ.get("TRADEDB_TEST_POSTGRESQL_URL", "postgresql://root@127.0.0.1:5432/test")
 RUN = Path(__file__).resolve().parent.parent / "bench" / "run.py"
 # The small scale, cut to run in well under a minute; every workload and check still runs.
-QUICK = ["--scale", "small", "--reps", "1", "--size", "w1=2000", "--size", "w2=100", "--size", "w3=20000",
-         "--size", "w3_base=5000", "--size", "w3_queries=100", "--size", "w5_cycles=10"]
+QUICK = ["--scale", "small", "--reps", "1", "--size", "w1=1000", "--size", "w2=60", "--size", "w3=10000",
+         "--size", "w3_base=2000", "--size", "w3_queries=50", "--size", "w5_cycles=6"]
 
 
 def scratch_databases(pid: int) -> list[str]:
