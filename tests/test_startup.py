@@ -382,8 +382,10 @@ async def test_a_run_failing_on_its_second_migration_keeps_every_trade_a_running
         await reading
         writer.stdout.close()
         writer.stderr.close()
-    created = {line.split()[1] for line in lines if line.startswith("created")}
-    closed = {line.split()[1] for line in lines if line.startswith("closed")}
+    # The last line can be cut short by the terminate: only whole "<what> <id>" lines count.
+    logged = [parts for parts in map(str.split, lines) if len(parts) == 2]
+    created = {trade_id for what, trade_id in logged if what == "created"}
+    closed = {trade_id for what, trade_id in logged if what == "closed"}
     connection = sqlite3.connect(db_path)
     try:
         stored = dict(connection.execute("SELECT id, status FROM trades").fetchall())
