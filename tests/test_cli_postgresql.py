@@ -157,56 +157,69 @@ def test_migrate_applies_everything_then_has_nothing_to_do(url, tmp_path):
     assert list(tmp_path.iterdir()) == [], "nothing is written beside a server's database"
 
 
-def test_a_database_with_an_unknown_migration_is_refused(url, tmp_path):
+def test_a_database_with_an_unknown_migration_is_refused(url, tmp_path, monkeypatch, capsys):
     assert run("migrate", url=url, cwd=tmp_path).code == 0
     psql(url, "INSERT INTO _yoyo_migration (migration_hash, migration_id, applied_at_utc) "
               "VALUES ('f00', '0099.from-the-future', now() AT TIME ZONE 'UTC')")
     refused = run("migrate", url=url, cwd=tmp_path)
     assert_one_line_error(refused, "0099.from-the-future", "newer tradedb", "Upgrade tradedb", without_password(url))
-    listed = run("migrate", "--list", url=url, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    listed = in_process("migrate", "--list", "--database", url, capsys=capsys)
     assert listed.code == 0 and "unknown (from a newer tradedb)  0099.from-the-future" in listed.out
-    status = json.loads(run("status", "--json", url=url, cwd=tmp_path).out)
-    assert status["ok"] is False and any("0099.from-the-future" in p for p in status["problems"])
-    assert_one_line_error(run("trades", url=url, cwd=tmp_path), "0099.from-the-future")
+    status = in_process("status", "--json", "--database", url, capsys=capsys)
+    report = json.loads(status.out)
+    assert status.code == 1 and report["ok"] is False and any("0099.from-the-future" in p for p in report["problems"])
+    for command in (("trades",), ("demo", "--days", "1")):
+        refused = in_process(*command, "--database", url, capsys=capsys)
+        assert_one_line_error(refused, "0099.from-the-future")
+        assert_no_password(refused, url)
+    for result in (listed, status):
+        assert_no_password(result, url)
     assert psql(url, "SELECT count(*) FROM _yoyo_migration") == "3"
 
 
 # demo, then looking at it ---------------------------------------------------
 
 
-def test_demo_fills_the_database_and_every_command_and_psql_see_it(url, tmp_path):
+def test_demo_fills_the_database_and_every_command_and_psql_see_it(url, tmp_path, monkeypatch, capsys):
     demo = run("demo", "--bots", "2", "--days", "4", url=url, cwd=tmp_path)
     assert demo.code == 0, demo
     shown = without_password(url)
     assert f"database {shown}, run 1" in demo.out
     hint = demo.out.strip().splitlines()[-1]
-    assert f"--database {shown}" in hint and hint.endswith(f"psql {shown}") and "sqlite3" not in hint
+    assert f"--database {shown}" in hint and f"; psql {shown} (the password is left out" in hint
+    assert "sqlite3" not in hint
     assert list(tmp_path.iterdir()) == []
 
-    summary = json.loads(run("summary", "--json", url=url, cwd=tmp_path).out)
+    monkeypatch.chdir(tmp_path)
+
+    def look(*args: str) -> Result:
+        result = in_process(*args, "--database", url, capsys=capsys)
+        assert_no_password(result, url)
+        assert result.code == 0, (args, result)
+        return result
+
+    summary = json.loads(look("summary", "--json").out)
     stored = int(psql(url, "SELECT count(*) FROM trades"))
     assert stored > 0 and summary["total_trades"] == stored
-    bots = json.loads(run("bots", "--json", url=url, cwd=tmp_path).out)
+    bots = json.loads(look("bots", "--json").out)
     assert sorted(bot["id"] for bot in bots) == sorted(psql(url, "SELECT id FROM bot_instances").split())
     assert len(bots) == 2 and all(bot["status"] == "stopped" for bot in bots)
-    trades = json.loads(run("trades", "--json", "--limit", "0", url=url, cwd=tmp_path).out)
+    trades = json.loads(look("trades", "--json", "--limit", "0").out)
     assert len(trades) == int(psql(url, "SELECT count(*) FROM trades WHERE status <> 'cancelled'"))
-    table = run("trades", "--closed", "--limit", "3", url=url, cwd=tmp_path)
-    assert table.code == 0 and len(table.out.strip().splitlines()) == 5  # header, rule, 3 trades
-    exported = run("export", "trades", "--format", "jsonl", url=url, cwd=tmp_path)
-    assert exported.code == 0 and len(exported.out.splitlines()) == stored
-    metrics = run("metrics", bots[0]["id"], "--json", url=url, cwd=tmp_path)
-    assert metrics.code == 0 and json.loads(metrics.out)["stored"] is True
+    assert len(look("trades", "--closed", "--limit", "3").out.strip().splitlines()) == 5  # header, rule, 3 trades
+    assert len(look("export", "trades", "--format", "jsonl").out.splitlines()) == stored
+    assert json.loads(look("metrics", bots[0]["id"], "--json").out)["stored"] is True
     assert psql(url, f"SELECT count(*) FROM performance_metrics WHERE bot_id = '{bots[0]['id']}'") == "2"
-    cleanup = run("cleanup", "--dry-run", "--json", url=url, cwd=tmp_path)
-    assert cleanup.code == 0 and json.loads(cleanup.out)["dry_run"] is True
-    # $TRADEDB_DATABASE takes a URL too.
-    by_env = run("bots", url=url, cwd=tmp_path, env={"TRADEDB_DATABASE": url}, database=False)
-    assert by_env.code == 0 and bots[0]["id"] in by_env.out
-    # A second run adds bots and leaves the first run's alone.
-    assert run("demo", "--bots", "1", "--days", "2", url=url, cwd=tmp_path).code == 0
+    assert json.loads(look("cleanup", "--dry-run", "--json").out)["dry_run"] is True
+    # psql reads what the demo wrote, by the URL the hint shows (trust authentication here; else $PGPASSWORD).
+    assert psql(shown, "SELECT count(*) FROM trades") == str(stored)
+    # $TRADEDB_DATABASE takes a URL too; a second run adds bots and leaves the first run's alone.
+    again = run("demo", "--bots", "1", "--days", "2", url=url, cwd=tmp_path, env={"TRADEDB_DATABASE": url},
+                database=False)
+    assert again.code == 0 and f"database {shown}, run 2" in again.out
     assert psql(url, "SELECT count(*) FROM bot_instances") == "3"
-    status = json.loads(run("status", "--json", url=url, cwd=tmp_path).out)
+    status = json.loads(look("status", "--json").out)
     assert status["ok"] is True, status["problems"]
     assert status["row_counts"]["trades"] == int(psql(url, "SELECT count(*) FROM trades"))
 
@@ -310,7 +323,7 @@ def test_no_failure_shows_the_password(url, tmp_path, monkeypatch, capsys):
         # The server is there, the database is not.
         url_of(name + "_missing"): "does not exist",
         # Nothing listens on port 1.
-        urlunsplit(urlsplit(url)._replace(netloc=f"root:{PASSWORD}@127.0.0.1:1")): "cannot be reached",
+        urlunsplit(urlsplit(url)._replace(netloc=f"root:{PASSWORD}@127.0.0.1:1")): "Connection refused",
         # A password that needs quoting, the other scheme, and a password given as a parameter.
         url_of(name + "_missing").replace(PASSWORD, quote(odd, safe="")).replace("postgresql://", "postgres://", 1):
             "does not exist",

@@ -170,6 +170,8 @@ async def run_demo(options: argparse.Namespace) -> int:
         location = where(target)
         hint = "" if options.database is None else f" --database {shlex.quote(location)}"
         shell = f"psql {shlex.quote(location)}"
+        if location != target:
+            shell += " (the password is left out: give it in $PGPASSWORD or ~/.pgpass)"
     print(f"\nDone in {time.monotonic() - started:.1f}s. Look around: {tradedb} bots{hint}; "
           f"{tradedb} trades --open{hint}; {tradedb} summary{hint}; {shell}")
     return 0
