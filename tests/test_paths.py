@@ -17,6 +17,8 @@ import tradedb
 from cli_support import assert_one_line_error, cli, digest
 from conftest import trade_data
 
+pytestmark = pytest.mark.sqlite_only("paths against a SQLite file and its side files (backups on PostgreSQL: tests/test_cli_postgresql.py, test_upkeep.py)")
+
 WORKER = str(Path(__file__).with_name("procs.py"))
 SIDE = ["-wal", "-shm", "-journal"]
 

@@ -9,6 +9,8 @@ import pytest
 from conftest import trade_data
 from tradedb.queries import QUERIES
 
+pytestmark = pytest.mark.sqlite_only("the SQLite schema's own CHECKs and triggers, through sqlite3 (tests/test_postgresql_schema.py does PostgreSQL's)")
+
 
 @pytest.fixture
 async def trade_id(repo, bot):

@@ -18,6 +18,8 @@ from yoyo import get_backend, read_migrations
 import tradedb
 from conftest import ENTRY_TIME, trade_data
 
+pytestmark = pytest.mark.sqlite_only("the SQLite views as the sqlite3 shell and pandas see them (tests/test_postgresql_schema.py checks PostgreSQL's)")
+
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
 D = Decimal

@@ -30,7 +30,8 @@ INSERT_BOT = QUERIES["insert_bot_instance"]
 GET_BOT = QUERIES["get_bot_instance"]
 LIST_BOTS = QUERIES["list_bot_instances"]
 UPDATE_BOT = QUERIES["update_bot_instance"]
-GET_BOOKS = QUERIES["get_bot_books"]
+GET_BOT_FOR_UPDATE = QUERIES["get_bot_instance_for_update"]
+GET_BOOKS_FOR_UPDATE = QUERIES["get_bot_books_for_update"]
 UPDATE_BOOKS = QUERIES["update_bot_books"]
 STALE_BOTS = QUERIES["get_stale_bots"]
 OPEN_TRADES_OF_BOT = QUERIES["get_open_trades_of_bot"]
@@ -40,9 +41,9 @@ AUTOMATIC = ("created_at", "updated_at")
 DERIVED = (*AUTOMATIC, "total_pnl")
 
 
-def bot_row(session: Session, bot_id: str) -> dict[str, Any] | None:
-    """The stored row of a bot, or None."""
-    row = session.one(GET_BOT, {"id": bot_id})
+def bot_row(session: Session, bot_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+    """The stored row of a bot, or None; `for_update`: locked until the transaction ends (it is written back)."""
+    row = session.one(GET_BOT_FOR_UPDATE if for_update else GET_BOT, {"id": bot_id})
     return None if row is None else stored_row(BOT_COLUMNS, row)
 
 
@@ -77,9 +78,9 @@ def require_bot_of_type(session: Session, bot_id: str, trade_type: str, prefix: 
         )
 
 
-def existing_bot_row(session: Session, bot_id: Any) -> dict[str, Any]:
-    """The stored row of a bot that must exist."""
-    row = bot_row(session, BOT_COLUMNS["id"].to_db("bot_id", bot_id))
+def existing_bot_row(session: Session, bot_id: Any, *, for_update: bool = False) -> dict[str, Any]:
+    """The stored row of a bot that must exist (`for_update`: see bot_row)."""
+    row = bot_row(session, BOT_COLUMNS["id"].to_db("bot_id", bot_id), for_update=for_update)
     if row is None:
         raise missing_bot(bot_id)
     return row
@@ -113,7 +114,7 @@ def create_bot_instance(session: Session, data: Mapping[str, Any], now: str | No
 def update_bot_instance(session: Session, bot_id: str, changes: Mapping[str, Any]) -> BotInstance:
     """Apply changes to a bot and return it as stored."""
     check_fields("bot instance", changes, BOT_COLUMNS, fixed=("id", *DERIVED))
-    row = existing_bot_row(session, bot_id)
+    row = existing_bot_row(session, bot_id, for_update=True)
     for name, value in changes.items():
         row[name] = BOT_COLUMNS[name].to_db(name, value)
     row["updated_at"] = time_to_text(utc_now())
@@ -135,7 +136,7 @@ def book_pnl(session: Session, bot_id: str, change: Decimal, now: str) -> None:
     """Move a bot's total_pnl, and its current_balance when set, by `change`."""
     if not change:
         return
-    books = session.one(GET_BOOKS, {"id": bot_id})
+    books = session.one(GET_BOOKS_FOR_UPDATE, {"id": bot_id})
     if books is None:
         raise missing_bot(bot_id)
     total_pnl, balance = books
@@ -154,10 +155,19 @@ def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:
     if data.get("id") is None:
         raise ValidationError("id", "is required to start a bot")
     now = time_to_text(utc_now())
-    row = bot_row(session, BOT_COLUMNS["id"].to_db("id", data["id"]))
+    bot_id = BOT_COLUMNS["id"].to_db("id", data["id"])
+    row = bot_row(session, bot_id, for_update=True)
+    bot = None
     if row is None:
-        bot = create_bot_instance(session, {**data, "status": "running", "started_at": now, "last_heartbeat": now}, now)
-    else:
+        try:
+            bot = create_bot_instance(session, {**data, "status": "running", "started_at": now, "last_heartbeat": now}, now)
+        except ConflictError:
+            # Another process started this bot since the read above (on a
+            # server; SQLite's write lock rules that out): restart it instead.
+            row = bot_row(session, bot_id, for_update=True)
+            if row is None:
+                raise
+    if row is not None:
         stored_type = row["type"]
         for name, value in data.items():
             value = BOT_COLUMNS[name].to_db(name, value)
@@ -173,6 +183,7 @@ def start_bot(session: Session, data: Mapping[str, Any]) -> BotState:
         row["status"] = "running"
         row["started_at"] = row["last_heartbeat"] = row["updated_at"] = now
         bot = write_bot(session, row)
+    assert bot is not None
     trades = [trade_from_row(r) for r in session.many(OPEN_TRADES_OF_BOT, {"bot_id": bot.id, "symbol": None})]
     return BotState(bot=bot, open_trades=trades)
 
@@ -181,7 +192,7 @@ def stop_bot(session: Session, bot_id: str, status: str) -> BotInstance:
     """Mark a bot stopped, or in error."""
     if status not in ("stopped", "error"):
         raise ValidationError("status", f"{status!r} is not a stopped status; use 'stopped' or 'error'")
-    row = existing_bot_row(session, bot_id)
+    row = existing_bot_row(session, bot_id, for_update=True)
     row["status"] = status
     row["updated_at"] = time_to_text(utc_now())
     return write_bot(session, row)
@@ -189,7 +200,7 @@ def stop_bot(session: Session, bot_id: str, status: str) -> BotInstance:
 
 def heartbeat(session: Session, bot_id: str, status: Any) -> BotInstance:
     """Record that a bot is alive, with its status when given."""
-    row = existing_bot_row(session, bot_id)
+    row = existing_bot_row(session, bot_id, for_update=True)
     if status is not None:
         row["status"] = BOT_COLUMNS["status"].to_db("status", status)
     row["last_heartbeat"] = row["updated_at"] = time_to_text(utc_now())
@@ -200,7 +211,7 @@ def set_bot_balance(session: Session, bot_id: str, current_balance: Any) -> BotI
     """Set a bot's current_balance (a live bot syncing with its exchange); total_pnl stays as its trades make it."""
     if current_balance is None:
         raise ValidationError("current_balance", "is required: the balance to set (a Decimal, int or str)")
-    row = existing_bot_row(session, bot_id)
+    row = existing_bot_row(session, bot_id, for_update=True)
     row["current_balance"] = BOT_COLUMNS["current_balance"].to_db("current_balance", current_balance)
     row["updated_at"] = time_to_text(utc_now())
     return write_bot(session, row)

@@ -12,12 +12,16 @@ the connections load NUMERIC, UUID and JSON as their text, and TIMESTAMPTZ
 as tradedb's UTC time text; parameters go as text of unknown type, which
 PostgreSQL reads as the column's type.
 
-Write units run at REPEATABLE READ: of two transactions changing the same
-row (a trade, its bot's books) the second fails with a serialization
-failure instead of overwriting the first's change unseen. Such failures and
-deadlocks are retried here a bounded number of times, each a new attempt of
-the whole unit, so no lost update is possible and none reaches the caller
-unless it persists.
+Write units run at READ COMMITTED and lock each row they will write back
+before reading it (the `*_for_update` queries: a trade before its bot, bots
+in id order), so a concurrent writer of the same trade or bot waits, then
+reads what the first wrote: no lost update, and no failure to retry. A
+deadlock or serialization failure (possible only when a caller's
+transaction takes locks in another order) is retried here a bounded number
+of times, each a new attempt of the whole unit; so is a unique violation
+met once (two processes creating the same id: the next attempt sees the
+row, and the unit answers as for a retry). Reads outside a transaction run
+in one REPEATABLE READ READ ONLY snapshot, as SQLite's reader sees one commit.
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 # lock first: the server releases it when the session ends, however the
 # process holding it died, on whatever host it ran.
 MIGRATION_LOCK = int.from_bytes(b"tradedbM", "big")
-BEGIN_WRITE = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
@@ -135,6 +139,11 @@ def check_url(url: str) -> str:
     return url
 
 
+def _last_line(text: str, url: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return _scrub(lines[-1] if lines else text, url)
+
+
 def _scrub(text: str, url: str) -> str:
     """`text` with the password of `url` removed, wherever a driver may have repeated it."""
     secret = password_of(url)
@@ -155,7 +164,10 @@ class TimeTextLoader(Loader):
         if text.endswith("+00") and len(text) >= 22:  # the session's zone is UTC: the usual case
             body = text[:-3]
             return (body + ".000000" if len(body) == 19 else body.ljust(26, "0")) + "Z"
-        return time_to_text(datetime.fromisoformat(text))
+        try:
+            return time_to_text(datetime.fromisoformat(text))
+        except ValueError:  # 'infinity' or a year past 9999, typed into psql: the row reader reports it as damaged
+            return text
 
 
 def _configure(connection: psycopg.Connection[Any]) -> None:
@@ -181,9 +193,21 @@ def translate(error: psycopg.Error, url: str, busy_timeout: float) -> TradeDBErr
     state = error.sqlstate or ""
     primary = _scrub(diag.message_primary or str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, url)
     where = redacted(url)
+    if state == "" and isinstance(error, psycopg.OperationalError):
+        # Failures to connect carry no SQLSTATE: tell the server's refusals from its absence by their words.
+        text = str(error)
+        missing = re.search(r'database "([^"]*)" does not exist', text)
+        if missing:
+            return TradeDBError(
+                f"database {missing[1]!r} does not exist on the server of {where}: create it (createdb) or correct the URL"
+            )
+        if "password authentication failed" in text or "no password supplied" in text or "no pg_hba.conf entry" in text:
+            return TradeDBError(f"the server of {where} refused the login ({_last_line(text, url)}); check the user and password")
+        if "for connection option" in text or "invalid connection option" in text:
+            return ValidationError("database", f"{where}: {_last_line(text, url)}")
     if is_unreachable(error):
         return ServerUnreachable(
-            f"the PostgreSQL server of {where} cannot be reached ({primary}); nothing more was written: "
+            f"the PostgreSQL server of {where} is unreachable ({primary}); nothing more was written: "
             "retry once it is back (tradedb reconnects by itself)"
         )
     if state in ("28P01", "28000"):
@@ -251,16 +275,20 @@ class Session:
     def each(self, query: Query, params: Mapping[str, Any]) -> Iterator[Any]:
         """Run a :many query: its rows a few hundred at a time (a server-side cursor), for results too large to hold."""
         query = self._checked(query, "many", params)
-        cursor = psycopg.RawServerCursor(self.connection, f"tradedb_{uuid.uuid4().hex}")
-        cursor.itersize = 500
-        started = perf_counter()
-        cursor.execute(query.sql, query.bind(params))
-        self._log(query, params, started)
-        return self._rows_of(cursor)
+        if self.connection.info.transaction_status == TransactionStatus.IDLE:
+            # Outside a transaction (health's checks) a server-side cursor cannot live: all rows at once.
+            return iter(self._run(query, "many", params).fetchall())
+        return self._streamed(query, params)
 
-    @staticmethod
-    def _rows_of(cursor: psycopg.RawServerCursor[Any]) -> Iterator[Any]:
-        with cursor:
+    def _streamed(self, query: Query, params: Mapping[str, Any]) -> Iterator[Any]:
+        # Opened on the first row asked for, closed with the generator: an
+        # iterator never started, or dropped half way, leaves no cursor open.
+        with psycopg.RawServerCursor(self.connection, f"tradedb_{uuid.uuid4().hex}") as cursor:
+            # Rows held at once: few, since a row may hold up to 1 MiB of metadata (32 such rows: 32 MiB at most).
+            cursor.itersize = 32
+            started = perf_counter()
+            cursor.execute(query.sql, query.bind(params))
+            self._log(query, params, started)
             yield from cursor
 
     def exec(self, query: Query, params: Mapping[str, Any]) -> int:
@@ -277,11 +305,21 @@ class Session:
         _check_params(query, rows[0])
         started = perf_counter()
         cursor = self.connection.cursor()
-        cursor.executemany(query.sql, [query.bind(row) for row in rows])
+        # A unit may go on after a failed batch (to name the bot a trade lacks):
+        # PostgreSQL lets it only past a savepoint, where SQLite needs none.
+        cursor.execute("SAVEPOINT tradedb_batch")
+        try:
+            cursor.executemany(query.sql, [query.bind(row) for row in rows])
+        except psycopg.Error:
+            if not self.connection.closed:
+                cursor.execute("ROLLBACK TO tradedb_batch")
+            raise
+        count = cursor.rowcount
+        cursor.execute("RELEASE tradedb_batch")
         if SQL_LOG.isEnabledFor(logging.DEBUG):
             elapsed = (perf_counter() - started) * 1000
             SQL_LOG.debug("%s x%d %r (%.3f ms)", query.name, len(rows), [dict(row) for row in rows], elapsed)
-        return cursor.rowcount
+        return count
 
     def _checked(self, query: Query, kind: str, params: Mapping[str, Any]) -> Query:
         query = QUERIES[query.name]
@@ -457,7 +495,18 @@ def _yoyo_backend(url: str) -> Any:
         def connect(self, dburi: Any) -> Any:
             return psycopg.connect(url, autocommit=True, fallback_application_name="tradedb migrate")
 
-        @functools.wraps(PostgresqlPsycopgBackend.lock)
+        def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
+            # yoyo runs a migration's steps on a second connection and records
+            # it apart: a process killed in between would leave tables without
+            # their record. Here steps, log and record share the run's transaction.
+            LOG.info("applying %s", migration.id)
+            self.ensure_internal_schema_updated()
+            with self.transaction():
+                migration.process_steps(self, "apply", force=force)
+                self.log_migration(migration, "apply")
+                if mark:
+                    self.mark_one(migration, log=False)
+
         def lock(self, timeout: int = 10) -> Any:
             # tradedb's advisory lock is held around the whole run, and a
             # lock row of yoyo's would outlive a killed process.
@@ -521,7 +570,11 @@ def apply_migrations(url: str, location: str) -> list[str]:
         pending = backend.to_apply(read_migrations(str(migrations_folder())))
         ids = [m.id for m in pending]
         LOG.info("applying migration(s) %s to %s", ", ".join(ids), location)
-        backend.apply_migrations(pending)
+        backend.ensure_internal_schema_updated()  # yoyo's own tables, committed before the run's transaction
+        # One transaction for the run: a failing migration leaves none of them applied (yoyo's own
+        # transactions become savepoints inside it), as on SQLite.
+        with backend.transaction():
+            backend.apply_migrations(pending)
         return ids
     except Exception as error:
         if is_unreachable(error):
@@ -643,6 +696,11 @@ def _in_transaction(conn: _Connection, unit: Callable[..., Result], args: tuple[
             conn.rollback_quietly()
             if attempt == MAX_ATTEMPTS:
                 raise
+        except pg_errors.UniqueViolation:
+            conn.committing = False
+            conn.rollback_quietly()
+            if attempt > 1:
+                raise
         except BaseException:
             conn.rollback_quietly()
             raise
@@ -721,7 +779,7 @@ class Database:
 
     def default_backup_path(self) -> Path:
         """backups/<database>-<UTC timestamp>.dump in the current folder."""
-        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+        stamp = utc_now().strftime("%Y%m%dT%H%M%S.%fZ")
         return Path("backups") / f"{database_name(self._url)}-{stamp}.dump"
 
     async def open(self) -> None:

@@ -239,7 +239,7 @@ def damaged(table: str, columns: dict[str, Kind], row: Sequence[Any]) -> Databas
             return DatabaseDamaged(
                 f"the database is damaged: {table}.{name} of the row with id {shown(row[0])} holds {shown(value)}, "
                 "which cannot be read back; run `tradedb status --full` to check the file, "
-                "and restore a backup (or correct the value in the sqlite3 shell)"
+                "and restore a backup (or correct the value in the database's shell: sqlite3 or psql)"
             )
     return None
 

@@ -34,6 +34,7 @@ from .values import EXACT, new_uuid, time_to_text, utc_now
 
 INSERT_TRADE = QUERIES["insert_trade"]
 GET_TRADE = QUERIES["get_trade_by_id"]
+GET_TRADE_FOR_UPDATE = QUERIES["get_trade_for_update"]
 UPDATE_TRADE = QUERIES["update_trade"]
 CLOSE_TRADE = QUERIES["close_trade"]
 CANCEL_TRADE = QUERIES["cancel_trade"]
@@ -135,13 +136,14 @@ def rebook(session: Session, changed: Sequence[tuple[Mapping[str, Any] | None, M
                 changes[old[0]] -= old[1]
             if new:
                 changes[new[0]] += new[1]
-    for bot_id, change in changes.items():
-        book_pnl(session, bot_id, change, now)
+    # In one order, so that two transactions moving the same bots' books never wait on each other in a circle.
+    for bot_id in sorted(changes):
+        book_pnl(session, bot_id, changes[bot_id], now)
 
 
 def trade_row(session: Session, trade_id: Any) -> dict[str, Any]:
-    """The stored row of a trade that must exist."""
-    row = session.one(GET_TRADE, {"id": TRADE_COLUMNS["id"].to_db("trade_id", trade_id)})
+    """The stored row of a trade that must exist, locked until the transaction ends (it is written back)."""
+    row = session.one(GET_TRADE_FOR_UPDATE, {"id": TRADE_COLUMNS["id"].to_db("trade_id", trade_id)})
     if row is None:
         raise NotFoundError(f"no trade with id {trade_id!r}")
     return stored_row(TRADE_COLUMNS, row)

@@ -130,10 +130,18 @@ def decimal_to_text(number: Decimal) -> str:
     return format(number, "f")
 
 
+def stored_decimal(stored: str) -> Decimal:
+    """The exact Decimal of a stored amount; a NaN or infinity (only a hand edit past the schema's checks) is refused."""
+    number = Decimal(stored)
+    if not number.is_finite():
+        raise InvalidOperation(f"{stored!r} is not a finite number")
+    return number
+
+
 class DecimalKind:
     """DECIMAL(precision, scale) stored as canonical text."""
 
-    read = Decimal
+    read = staticmethod(stored_decimal)
 
     def __init__(self, precision: int, scale: int, *, signed: bool = True, maximum: Decimal | None = None) -> None:
         self.precision = precision
@@ -181,7 +189,7 @@ class DecimalKind:
     @staticmethod
     def from_db(stored: str | None) -> Decimal | None:
         """The exact Decimal of a stored value."""
-        return None if stored is None else Decimal(stored)
+        return None if stored is None else stored_decimal(stored)
 
 
 def time_to_text(moment: datetime) -> str:

@@ -21,3 +21,22 @@ SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
 FROM bot_instances
 WHERE status = 'running' AND coalesce(last_heartbeat, started_at, '-infinity') < :cutoff::timestamptz
 ORDER BY id COLLATE "C";
+
+-- name: get_bot_instance_for_update(id) :one
+-- A bot instance about to be written back, its row locked until the
+-- transaction ends: a concurrent writer of the same bot waits, then reads
+-- what this one wrote (no lost update). NO KEY UPDATE: inserting a trade of
+-- the bot (its foreign key's KEY SHARE lock) is not held up.
+SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
+       last_heartbeat, extra_metadata, created_at, updated_at
+FROM bot_instances
+WHERE id = :id
+FOR NO KEY UPDATE;
+
+-- name: get_bot_books_for_update(id) :one
+-- A bot's books about to be moved, its row locked until the transaction
+-- ends (see get_bot_instance_for_update).
+SELECT total_pnl, current_balance
+FROM bot_instances
+WHERE id = :id
+FOR NO KEY UPDATE;

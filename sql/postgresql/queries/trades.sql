@@ -105,3 +105,16 @@ WHERE id > CAST(coalesce(nullif(:after::text, '0'), '00000000-0000-0000-0000-000
   AND (:status::text IS NULL OR status = :status)
 ORDER BY id
 LIMIT :page_size::bigint;
+
+-- name: get_trade_for_update(id) :one
+-- A trade about to be written back, its row locked until the transaction
+-- ends: a concurrent update or close of the same trade waits, then reads
+-- what this one wrote. Units lock a trade before its bot, always.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE id = :id
+FOR NO KEY UPDATE;

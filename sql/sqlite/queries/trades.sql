@@ -91,3 +91,14 @@ WHERE rowid > :after
   AND (:status IS NULL OR status = :status)
 ORDER BY rowid
 LIMIT :page_size;
+
+-- name: get_trade_for_update(id) :one
+-- A trade about to be written back. On SQLite the transaction holds the
+-- database's write lock already, so this is get_trade_by_id.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE id = :id;
