@@ -115,7 +115,7 @@ async def test_a_file_that_is_not_a_database_is_refused_and_untouched(tmp_path):
 
 @pytest.mark.parametrize(
     "location",
-    [":memory:", "postgresql://localhost/trades", "sqlite://relative.db", "", "we#ird/t.db", "t.db?mode=ro", "a%20b.db", "."],
+    [":memory:", "mysql://localhost/trades", "sqlite://relative.db", "", "we#ird/t.db", "t.db?mode=ro", "a%20b.db", "."],
 )
 async def test_locations_that_are_not_plain_files_are_refused(tmp_path, monkeypatch, location):
     monkeypatch.chdir(tmp_path)

@@ -230,7 +230,7 @@ class Repository:
         status = None if status is None else TRADE_COLUMNS["status"].to_db("status", status)
         size = _whole_number("page_size", page_size, 1)
         bot_id, symbol = _text_filter("bot_id", bot_id), _text_filter("symbol", symbol)
-        after: int | None = 0
+        after: int | str | None = 0  # the last position read: a rowid on SQLite, an id on PostgreSQL
         while after is not None:
             # A page ends at page_size trades or at trades.PAGE_BYTES of their text.
             page, after = await self._db.read(trades.get_trades_page, after, bot_id, symbol, status, size)

@@ -335,12 +335,16 @@ PAGE_BYTES = 4 * 1024 * 1024
 
 
 def get_trades_page(
-    session: Session, after: int, bot_id: str | None, symbol: str | None, status: str | None, page_size: int
-) -> tuple[list[Trade], int | None]:
-    """Trades after a storage position, up to page_size or PAGE_BYTES of text; and the position after them (None: no more)."""
+    session: Session, after: int | str, bot_id: str | None, symbol: str | None, status: str | None, page_size: int
+) -> tuple[list[Trade], int | str | None]:
+    """Trades after a storage position, up to page_size or PAGE_BYTES of text; and the position after them (None: no more).
+
+    A position is the backend's: a rowid on SQLite (insertion order), the id on PostgreSQL (id order); 0 is the start.
+    """
     params = {"after": after, "bot_id": bot_id, "symbol": symbol, "status": status, "page_size": page_size}
     page: list[Trade] = []
-    held = position = 0
+    held = 0
+    position: int | str = 0
     # Row by row, not fetchall: the rows past the budget are never read.
     for row in session.each(TRADES_PAGE, params):
         page.append(trade_from_row(row[:-2]))
