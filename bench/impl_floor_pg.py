@@ -167,7 +167,9 @@ class Floor:
     async def _summary(self, cast: str) -> dict[str, Any]:
         closed = "FILTER (WHERE status = 'closed')"
         async with self.connection() as conn:
-            row = await conn.fetchrow(
+            # fetch, not fetchrow: fetchrow asks for one row at most, and PostgreSQL runs a query with a row
+            # limit in one process, without the parallel workers a sum over a million rows gets.
+            row, = await conn.fetch(
                 "SELECT count(*), count(*) FILTER (WHERE status = 'open'), count(*) " + closed + ","
                 " count(*) FILTER (WHERE status = 'cancelled'),"
                 " count(*) FILTER (WHERE status = 'closed' AND net_pnl > 0),"
