@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -98,15 +99,22 @@ class Scratch:
         if name in self.names:
             self.names.remove(name)
 
-    def drop_all(self) -> list[str]:
-        """Drop every database this run made and still holds; the names that could not be dropped."""
-        failed = []
-        for name in list(self.names):
-            try:
-                self.drop(database_url(self.server, name))
-            except Exception:  # keep dropping the others; the caller reports these
-                failed.append(name)
-        return failed
+    def drop_all(self, patience: float = 30.0) -> list[str]:
+        """Drop every database this run made and still holds; the names that could not be dropped.
+
+        A server restarting (what stopped the run, perhaps) is given `patience` seconds to come back.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            failed = []
+            for name in list(self.names):
+                try:
+                    self.drop(database_url(self.server, name))
+                except Exception:  # keep dropping the others; the caller reports these
+                    failed.append(name)
+            if not failed or time.monotonic() > deadline:
+                return failed
+            time.sleep(1.0)
 
 
 def migrate(url: str) -> None:
