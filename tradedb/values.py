@@ -121,6 +121,8 @@ def to_decimal(field: str, value: Any) -> Decimal:
 
 def round_to_scale(number: Decimal, scale: int) -> Decimal:
     """Round half-even to `scale` places, with zero always positive."""
+    if not number.is_finite():  # computed from a stored NaN: damage, which the backend reports as DatabaseDamaged
+        raise InvalidOperation(f"{number} is not a finite amount")
     rounded = number.quantize(_QUANTUM[scale], context=EXACT)
     return rounded if rounded else rounded.copy_abs()
 
