@@ -163,7 +163,8 @@ async def test_a_password_appears_in_no_error(url, where):
 
 async def test_a_password_appears_in_no_location_status_or_log_line(url, caplog, tmp_path):
     secret_url = with_password(url) + f"?password={SECRET}&application_name=tdtest"
-    with caplog.at_level(logging.DEBUG):
+    # The logger tradedb.sql by name: a CLI test run in this process may have quieted it.
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="tradedb.sql"):
         async with tradedb.connect(secret_url) as repo:
             await repo.create_bot_instance({"id": "bot-1", "type": "paper"})
             trade = await repo.create_trade(trade_data())

@@ -73,7 +73,6 @@ from .values import time_to_text, utc_now
 SQL_LOG = logging.getLogger("tradedb.sql")
 LOG = logging.getLogger("tradedb")
 QUERIES = DIALECTS["postgresql"]
-SCHEMES = ("postgresql://", "postgres://")
 OLDEST_SERVER = 130000  # trim_scale, gen_random_uuid without an extension
 _TRIGGER_MESSAGE = re.compile(r"^\w+\.(?P<column>\w+): (?P<reason>.+)$", re.S)
 _KEY = re.compile(r"^Key \((?P<columns>[^)]*)\)=")
@@ -93,11 +92,6 @@ BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 # URLs ---------------------------------------------------------------------
-
-
-def is_url(text: str) -> bool:
-    """Whether `text` names a PostgreSQL database (postgresql:// or postgres://)."""
-    return text.startswith(SCHEMES)
 
 
 def redacted(url: str) -> str:
@@ -635,7 +629,7 @@ def dump_database(url: str, dest: Path) -> None:
         env["PGPASSWORD"] = secret  # never on the command line, where ps shows it
     try:
         done = subprocess.run(
-            [pg_dump, "--format=custom", f"--file={partial}", f"--dbname={_without_password(url)}"],
+            [pg_dump, "--format=custom", f"--file={partial}", f"--dbname={redacted(url)}"],
             env=env, capture_output=True, text=True, check=False,
         )
         if done.returncode != 0:
@@ -644,16 +638,6 @@ def dump_database(url: str, dest: Path) -> None:
         publish(partial, dest, database=None)
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, hosts = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}@{hosts}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"], safe=",:/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 # The pool -----------------------------------------------------------------

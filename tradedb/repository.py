@@ -411,7 +411,7 @@ async def open_repository(
         database = os.environ.get("TRADEDB_DATABASE") or DEFAULT_DATABASE
     text = path_text("database", database)
     if text.startswith(POSTGRESQL_SCHEMES):
-        backend = _postgresql()
+        backend = postgresql_backend()
         db: Database = await backend.open_database(
             text, migrate=migrate, busy_timeout=float(busy_timeout), pool_size=pool_size
         )
@@ -422,8 +422,8 @@ async def open_repository(
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
-def _postgresql() -> Any:
-    """tradedb.postgresql, or a TradeDBError saying how to install its driver."""
+def postgresql_backend() -> Any:
+    """tradedb.postgresql, imported only for a PostgreSQL URL (psycopg is optional); TradeDBError without it."""
     try:
         from . import postgresql
     except ImportError as error:

@@ -23,9 +23,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .. import Repository, connect
 from ..database import SchemaState
 from ..errors import TradeDBError, ValidationError
-from ..repository import DEFAULT_DATABASE, resolve_database
+from ..repository import DEFAULT_DATABASE, POSTGRESQL_SCHEMES, postgresql_backend, resolve_database
 
-POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 # How long the CLI's own look at a PostgreSQL server (migrate --list, status of an unmigrated database) waits.
 CONNECT_TIMEOUT = 5.0
@@ -56,14 +55,7 @@ def database_url(options: argparse.Namespace) -> str | None:
 
 def postgresql() -> Any:
     """tradedb.postgresql, imported only for a PostgreSQL URL (psycopg is optional); TradeDBError without it."""
-    try:
-        from .. import postgresql as backend
-    except ImportError as error:
-        raise TradeDBError(
-            f"connecting to PostgreSQL needs the psycopg driver, which is not installed ({error}): "
-            "pip install 'tradedb[postgresql]'"
-        ) from None
-    return backend
+    return postgresql_backend()
 
 
 def checked_url(url: str) -> str:
