@@ -824,7 +824,8 @@ def report(bench: Bench, elapsed: float) -> tuple[str, list[tuple[str, bool | No
             " create, a close in one transaction (SELECT ... FOR UPDATE, then one statement for the trade and its"
             " bot's books), NUMERIC sums for W4 (and float8 sums for reference)."
         )
-        where = (f"Each implementation and size worked in a fresh database of its own on the server"
+        server = pg.without_password(bench.scratch.server) if bench.scratch is not None else "?"
+        where = (f"Each implementation and size worked in a fresh database of its own on the server of {server}"
                  f" (PostgreSQL {bench.server_version}, `tdbench_*`, dropped at the end); the history databases"
                  " were VACUUM ANALYZEd after loading (untimed).")
     else:
