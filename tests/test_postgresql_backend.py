@@ -454,3 +454,66 @@ async def test_a_server_restart_raises_server_unreachable_then_calls_succeed_aga
         after = await repo.create_trade(trade_data())
         await repo.close_trade(after.id, exit_price="51000")
         assert (await repo.get_bot_instance("bot-1")).total_pnl == D(200)
+
+
+def closed_trade(**overrides: object) -> dict:
+    return trade_data(status="closed", exit_price="50100", exit_time="2024-03-02T00:00:00Z", **overrides)
+
+
+async def test_bot_writes_and_trade_writes_of_one_bot_from_two_hosts_never_deadlock(url):
+    # heartbeat & co. once named the bot's type (a key its trades refer to) in their UPDATE, locking the row
+    # against every trade insert of the bot: creates and heartbeats of one bot deadlocked and stalled.
+    deadlocks_before = deadlocks_of(url)
+    async with tradedb.connect(url) as bot_host, tradedb.connect(url) as monitor:
+        await bot_host.start_bot({"id": "bot-1", "type": "paper", "current_balance": "1000"})
+
+        async def creator() -> None:
+            for _ in range(20):
+                await bot_host.create_trade(closed_trade())
+
+        async def beater() -> None:
+            for _ in range(30):
+                await monitor.heartbeat("bot-1")
+                await monitor.set_bot_balance("bot-1", "1000")
+
+        await asyncio.gather(creator(), creator(), creator(), beater(), beater())
+        trades = [t async for t in bot_host.iter_trades()]
+        bot = await bot_host.get_bot_instance("bot-1")
+    assert len(trades) == 60 and bot.total_pnl == sum((t.net_pnl for t in trades), D(0))
+    assert deadlocks_of(url) == deadlocks_before
+
+
+def deadlocks_of(url: str) -> int:
+    with connect(url) as raw:
+        raw.execute("SELECT pg_stat_clear_snapshot()")
+        row = raw.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize("same_entry", [True, False])
+async def test_a_batch_racing_another_with_the_same_ids_answers_as_a_retry_would(url, same_entry):
+    ids = ["11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"]
+    async with tradedb.connect(url) as first, tradedb.connect(url) as second:
+        await first.create_bot_instance({"id": "bot-1", "type": "paper"})
+        batch = [trade_data(id=trade_id) for trade_id in ids]
+        retried = [trade_data(id=trade_id, entry_price="50000" if same_entry else "999") for trade_id in ids]
+        async with first.transaction():
+            await first.create_trades(batch)
+            racing = asyncio.create_task(second.create_trades(retried))
+            await asyncio.sleep(0.3)  # the second waits on the first's uncommitted rows
+        if same_entry:
+            assert [t.id for t in await racing] == ids
+        else:
+            with pytest.raises(tradedb.ConflictError, match="different entry_price"):
+                await racing
+        stored = [await first.get_trade_by_id(trade_id) for trade_id in ids]
+    assert [t.entry_price for t in stored] == [D("50000"), D("50000")]
+
+
+@pytest.mark.parametrize("bad", ["postgresql://bot:p@ss{s}@127.0.0.1:5432/test", "postgresql://bot:{s}@[::1:5432/test"])
+async def test_a_url_libpq_would_read_otherwise_is_refused_without_its_password(bad):
+    with pytest.raises(tradedb.ValidationError) as caught:
+        await tradedb.connect(bad.format(s=SECRET))
+    assert caught.value.field == "database"
+    text = "".join(traceback.format_exception(caught.value))
+    assert SECRET not in text

@@ -265,3 +265,14 @@ async def test_an_sqlite_too_old_for_the_queries_is_refused_with_what_to_do(db_p
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 29, 0))
     with pytest.raises(tradedb.TradeDBError, match=r"needs SQLite 3\.30\.0 or newer .* use a Python built with a newer"):
         await tradedb.connect(db_path)
+
+
+async def test_calls_in_flight_when_the_repository_closes_end_in_tradedb_errors_only(database, bot):
+    async with tradedb.connect(database) as repo:
+        calls = [asyncio.create_task(repo.create_trade(trade_data())) for _ in range(20)]
+        await asyncio.sleep(0)
+        await repo.close()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert all(isinstance(failure, tradedb.TradeDBError) for failure in failures), failures
+    assert all("closed" in str(failure) for failure in failures), failures

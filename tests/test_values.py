@@ -478,3 +478,12 @@ async def test_writing_with_a_damaged_stored_amount_says_so_and_writes_nothing(r
     # The repository goes on working: the writer is not left inside a transaction.
     other = await repo.create_trade(trade_data())
     assert (await repo.close_trade(other.id, exit_price="51000")).net_pnl == Decimal("100.00000000")
+
+
+@pytest.mark.parametrize("metadata", [{"note": "a\x00b"}, {"a\x00": 1}, ["\x00"]])
+async def test_a_nul_inside_json_metadata_is_refused_naming_the_field(repo, bot, metadata):
+    with pytest.raises(tradedb.ValidationError, match=r"^extra_metadata: contains a NUL character"):
+        await repo.create_trade(trade_data(extra_metadata=metadata))
+    # An escaped backslash before "u0000" is text, not a NUL: stored and read back as written.
+    stored = await repo.create_trade(trade_data(extra_metadata={"note": "\\u0000"}))
+    assert (await repo.get_trade_by_id(stored.id)).extra_metadata == {"note": "\\u0000"}

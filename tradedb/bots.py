@@ -30,6 +30,7 @@ INSERT_BOT = QUERIES["insert_bot_instance"]
 GET_BOT = QUERIES["get_bot_instance"]
 LIST_BOTS = QUERIES["list_bot_instances"]
 UPDATE_BOT = QUERIES["update_bot_instance"]
+SET_BOT_TYPE = QUERIES["set_bot_type"]
 GET_BOT_FOR_UPDATE = QUERIES["get_bot_instance_for_update"]
 GET_BOOKS_FOR_UPDATE = QUERIES["get_bot_books_for_update"]
 UPDATE_BOOKS = QUERIES["update_bot_books"]
@@ -88,7 +89,7 @@ def existing_bot_row(session: Session, bot_id: Any, *, for_update: bool = False)
 
 def write_bot(session: Session, row: dict[str, Any]) -> BotInstance:
     """Write a bot's whole row back and return it as a record."""
-    session.exec(UPDATE_BOT, {name: value for name, value in row.items() if name != "created_at"})
+    session.exec(UPDATE_BOT, {name: row[name] for name in UPDATE_BOT.params})
     return bot_from_row(tuple(row.values()))
 
 
@@ -115,8 +116,11 @@ def update_bot_instance(session: Session, bot_id: str, changes: Mapping[str, Any
     """Apply changes to a bot and return it as stored."""
     check_fields("bot instance", changes, BOT_COLUMNS, fixed=("id", *DERIVED))
     row = existing_bot_row(session, bot_id, for_update=True)
+    stored_type = row["type"]
     for name, value in changes.items():
         row[name] = BOT_COLUMNS[name].to_db(name, value)
+    if row["type"] != stored_type:
+        session.exec(SET_BOT_TYPE, {"id": row["id"], "type": row["type"]})
     row["updated_at"] = time_to_text(utc_now())
     return write_bot(session, row)
 

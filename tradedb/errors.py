@@ -34,6 +34,10 @@ class ConflictError(TradeDBError):
     """The record exists already (with other data, for a retried write)."""
 
 
+class StoredMeanwhile(ConflictError):
+    """Rows a call was storing were stored by another connection meanwhile; a server backend runs the call again once."""
+
+
 class DatabaseBusy(TradeDBError):
     """The write lock could not be had within busy_timeout; nothing was written."""
 

@@ -62,6 +62,7 @@ from .errors import (
     InvalidTransition,
     MigrationError,
     ServerUnreachable,
+    StoredMeanwhile,
     TradeDBError,
     ValidationError,
 )
@@ -126,10 +127,19 @@ def database_name(url: str) -> str:
 
 def check_url(url: str) -> str:
     """`url` if libpq can read it, else ValidationError (without the password)."""
+    scheme, _, rest = url.partition("://")
+    if rest.split("/", 1)[0].count("@") > 1:
+        # libpq splits at the first @, a URL parser at the last: the password would show as part of a host name.
+        raise ValidationError(
+            "database", f"{scheme}://... has more than one @ before its host: percent-encode an @ in the user or password as %40"
+        )
     try:
+        urlsplit(url)
         psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error as error:
-        raise ValidationError("database", f"{redacted(url)!r} is not a PostgreSQL URL libpq can read ({_scrub(str(error), url)})") from None
+    except (ValueError, psycopg.Error):
+        raise ValidationError(
+            "database", f"{scheme}://... is not a PostgreSQL URL libpq can read; see postgresql://user@host:5432/dbname"
+        ) from None
     return url
 
 
@@ -197,8 +207,10 @@ def translate(error: psycopg.Error, url: str, busy_timeout: float) -> TradeDBErr
             )
         if "password authentication failed" in text or "no password supplied" in text or "no pg_hba.conf entry" in text:
             return TradeDBError(f"the server of {where} refused the login ({_last_line(text, url)}); check the user and password")
-        if "for connection option" in text or "invalid connection option" in text:
+        if "for connection option" in text or "invalid connection option" in text or re.search(r"invalid \w+ value", text):
             return ValidationError("database", f"{where}: {_last_line(text, url)}")
+    if state == "" and isinstance(error, psycopg.ProgrammingError):  # a connection parameter of the wrong form
+        return ValidationError("database", f"{where}: {primary}")
     if is_unreachable(error):
         return ServerUnreachable(
             f"the PostgreSQL server of {where} is unreachable ({primary}); nothing more was written: "
@@ -682,7 +694,7 @@ def _in_transaction(conn: _Connection, unit: Callable[..., Result], args: tuple[
             conn.rollback_quietly()
             if attempt == MAX_ATTEMPTS:
                 raise
-        except pg_errors.UniqueViolation:
+        except (pg_errors.UniqueViolation, StoredMeanwhile):
             conn.committing = False
             conn.rollback_quietly()
             if attempt > 1:
@@ -786,7 +798,8 @@ class Database:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.connection.close()
-        self._executor.shutdown(wait=False)
+        # Calls under way finish (their connections close as they are released); new ones are refused.
+        await asyncio.to_thread(self._executor.shutdown, True)
 
     # Connections
 
@@ -814,7 +827,7 @@ class Database:
             conn.fresh = False
             return conn
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._open_connection)
+            return await self._submit(self._open_connection)
         except BaseException as error:
             self._slots.release()
             if isinstance(error, psycopg.Error):
@@ -836,9 +849,17 @@ class Database:
         for conn in idle:
             conn.connection.close()
 
+    def _submit(self, function: Callable[..., Result], *args: Any) -> asyncio.Future[Result]:
+        try:
+            return asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args))
+        except RuntimeError:  # the executor was shut down: close() ran meanwhile
+            if not self._closed:
+                raise
+            raise TradeDBError("the repository was closed meanwhile; open a new one with tradedb.connect()") from None
+
     async def _on(self, conn: _Connection, function: Callable[..., Result], *args: Any) -> Result:
         """function(conn, *args) in a worker thread; the connection is not reused before it returns, even if cancelled."""
-        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, conn, *args))
+        future = self._submit(function, conn, *args)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -493,6 +493,7 @@ class Database:
         self._writer = _Worker(path, busy_timeout, reader=False)
         self._reader = _Worker(path, busy_timeout, reader=True)
         self._write_lock = asyncio.Lock()
+        self._closing = False
         self._owner: asyncio.Task[Any] | None = None
         self._savepoints = 0
         # Swapped, rather than checked on every write: after a disk-full error
@@ -530,6 +531,7 @@ class Database:
 
     async def close(self) -> None:
         """Close both connections; safe to call twice."""
+        self._closing = True
         for worker in (self._reader, self._writer):
             if worker.session is not None:
                 await worker.connection.close()
@@ -543,7 +545,14 @@ class Database:
             raise TradeDBError("the repository is closed; open a new one with tradedb.connect()")
         try:
             return await worker.run(function, *args)
+        except ValueError as error:
+            if isinstance(error, TradeDBError) or not self._closing:
+                raise
+            # aiosqlite's "Connection closed": close() ran while this call waited for the connection's thread.
+            raise TradeDBError("the repository was closed meanwhile; open a new one with tradedb.connect()") from None
         except sqlite3.Error as error:
+            if self._closing and "closed database" in str(error):
+                raise TradeDBError("the repository was closed meanwhile; open a new one with tradedb.connect()") from None
             if is_disk_full(error):
                 full = await self._out_of_space(worker)
                 raise full from error

@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from .bots import book_pnl, require_bot_of_type
-from .errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from .errors import ConflictError, InvalidTransition, NotFoundError, StoredMeanwhile, ValidationError
 from .queries import QUERIES, Query
 from .records import (
     MONEY,
@@ -199,7 +199,10 @@ def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[
         else:
             require_same_entry(earlier, row)
             results.append(earlier)
-    insert_trades(session, new_rows, now, every=rows)
+    if new_rows and not insert_trades(session, new_rows, now, every=rows):
+        # Stored by another connection since the lookup (on a server; SQLite's
+        # write lock rules that out): the next attempt's lookup sees them.
+        raise StoredMeanwhile("these trades were stored meanwhile; send them again, each with its id")
     return [trade_from_row(tuple(row.values())) for row in results]
 
 
@@ -224,7 +227,7 @@ def insert_trades(
     if inserted == len(rows):
         rebook(session, [(None, row) for row in rows], now)
     elif inserted:  # only some were new: which ones is unknown, so neither book nor keep any of them
-        raise ConflictError("some of these trades were stored meanwhile; send them again, each with its id")
+        raise StoredMeanwhile("some of these trades were stored meanwhile; send them again, each with its id")
     return inserted
 
 

@@ -35,6 +35,8 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 # migration's trigger holds the database to the same byte limit.
 JSON_MAX_DEPTH = 32
 JSON_MAX_BYTES = 1_048_576
+# \u0000 escaped in JSON text: after an even number of backslashes (an odd one would escape the escape).
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _JSON_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _INNERMOST = re.compile(r"\[\]|\{\}")
@@ -273,6 +275,9 @@ def json_to_text(field: str, value: Any) -> str:
         ) from None
     except Exception as error:  # noqa: BLE001 - a mapping or value whose own methods raise
         raise ValidationError(field, f"cannot be stored as JSON: reading it raised {type(error).__name__}") from None
+    if "\\u0000" in text and _JSON_NUL.search(text):
+        # PostgreSQL's JSONB cannot hold it, and SQLite's text functions stop at it: refused on every backend.
+        raise ValidationError(field, "contains a NUL character (\\u0000) in a string or key; remove it")
     # Fewer brackets than levels allowed cannot nest too deep: the usual case, told in two counts.
     if text.count("[") + text.count("{") > JSON_MAX_DEPTH and _nested_deeper(text, JSON_MAX_DEPTH):
         raise _too_deep(field)

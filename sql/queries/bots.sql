@@ -17,13 +17,22 @@ SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
 FROM bot_instances
 WHERE id = :id;
 
--- name: update_bot_instance(id, type, config_file, status, current_balance, total_pnl, started_at, last_heartbeat, extra_metadata, updated_at) :exec
--- Write a bot instance's whole row back (changes are merged in Python).
+-- name: update_bot_instance(id, config_file, status, current_balance, total_pnl, started_at, last_heartbeat, extra_metadata, updated_at) :exec
+-- Write a bot instance's whole row back (changes are merged in Python), but
+-- its type: the type is part of the key its trades refer to, and on
+-- PostgreSQL an UPDATE that names a key column locks the row against every
+-- trade insert of the bot (deadlocks with the books). set_bot_type changes it.
 UPDATE bot_instances
-SET type = :type, config_file = :config_file, status = :status,
+SET config_file = :config_file, status = :status,
     current_balance = :current_balance, total_pnl = :total_pnl,
     started_at = :started_at, last_heartbeat = :last_heartbeat,
     extra_metadata = :extra_metadata, updated_at = :updated_at
+WHERE id = :id;
+
+-- name: set_bot_type(id, type) :exec
+-- Change a bot's type (only a bot without trades may: a trigger refuses the rest).
+UPDATE bot_instances
+SET type = :type
 WHERE id = :id;
 
 -- name: get_bot_books(id) :one
