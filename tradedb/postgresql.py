@@ -27,6 +27,7 @@ in one REPEATABLE READ READ ONLY snapshot, as SQLite's reader sees one commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -518,17 +519,9 @@ def _yoyo_backend(url: str) -> Any:
         def lock(self, timeout: int = 10) -> Any:
             # tradedb's advisory lock is held around the whole run, and a
             # lock row of yoyo's would outlive a killed process.
-            return _no_lock()
+            return contextlib.nullcontext()
 
     return Backend(parse_uri("postgresql+psycopg://tradedb@localhost/tradedb"), "_yoyo_migration")
-
-
-class _no_lock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def refuse_unknown(location: str, state: SchemaState) -> None:
@@ -670,11 +663,10 @@ class _Connection:
 
     def rollback_quietly(self) -> None:
         """End whatever transaction is open, if the connection still works."""
-        try:
+        # A connection that broke meanwhile needs none: the server ends the transaction with the session.
+        with contextlib.suppress(psycopg.Error):
             if not self.connection.closed and self.connection.info.transaction_status != TransactionStatus.IDLE:
                 self.connection.execute("ROLLBACK")
-        except psycopg.Error:
-            pass
 
 
 def _in_transaction(conn: _Connection, unit: Callable[..., Result], args: tuple[Any, ...], begin: str) -> Result:
