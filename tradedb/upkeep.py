@@ -168,7 +168,6 @@ def health(session: Session, location: str, full: bool, stale_after: timedelta) 
     """A report on the database: every check runs, and a failing one is reported, never raised."""
     problems: list[str] = []
     report: dict[str, Any] = {"ok": False, "database": location}
-    report["problems"] = problems  # last in the report: the keys before it are filled in as checked
 
     def check(key: str | None, measure: Callable[[], Any]) -> Any:
         # An unhealthy database makes checks fail; the report says so
@@ -183,7 +182,6 @@ def health(session: Session, location: str, full: bool, stale_after: timedelta) 
         return value
 
     session.check_database(check, problems, full)
-    report["problems"] = report.pop("problems")
     check("row_counts", lambda: dict(zip(("bot_instances", "trades", "performance_metrics"), session.one(ROW_COUNTS, {}))))
     check("stale_bots", lambda: len(get_stale_bots(session, stale_after)))
     # Rows the rules of migration 0002 forbid, which a database written
@@ -230,5 +228,6 @@ def health(session: Session, location: str, full: bool, stale_after: timedelta) 
             )
     # Stale bots are the bots' trouble, not the database's: reported, but
     # they do not make the database unhealthy.
+    report["problems"] = problems  # last: the keys before it are in the order they were checked
     report["ok"] = not problems
     return report
