@@ -216,10 +216,10 @@ def health(session: Session, location: str, full: bool, stale_after: timedelta) 
         report["bots_with_wrong_books"] = len(wrong)
         for bot_id, stored, summed in wrong[:MAX_WRONG_BOOKS_SHOWN]:
             problems.append(
-                f"bot {one_line(bot_id)} has total_pnl {shown(stored)}, but its closed trades' net_pnl sum to {summed}. "
+                f"bot {one_line(bot_id)} has total_pnl {shown(stored)}, but its closed trades' net_pnl sum to {summed} "
                 # Retention deletes old closed trades and keeps their PnL in total_pnl: then the books are right.
-                "If cleanup_old_data deleted closed trades of this bot, the difference is their PnL and the books are "
-                "right: leave them. Otherwise an edit made outside tradedb moved them: with the bot stopped, set them to "
+                "(if cleanup_old_data deleted closed trades of this bot, the difference is their PnL and the books are "
+                "right: leave them). Otherwise an edit made outside tradedb moved them: with the bot stopped, set them to "
                 f"the sum in the database's shell: UPDATE bot_instances SET total_pnl = {session.shell_literal(summed)} "
                 f"WHERE id = {session.shell_literal(bot_id)};"
             )
