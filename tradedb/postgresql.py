@@ -307,11 +307,9 @@ class Session:
     def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run an :exec query once per parameter set, pipelined in one round trip."""
         query = QUERIES[query.name]
-        if query.kind != "exec":
-            raise TypeError(f"{query.name} is a :{query.kind} query, not :exec")
         if not rows:
             return 0
-        _check_params(query, rows[0])
+        query.check("exec", rows[0])
         started = perf_counter()
         cursor = self.connection.cursor()
         # A unit may go on after a failed batch (to name the bot a trade lacks):
@@ -332,9 +330,7 @@ class Session:
 
     def _checked(self, query: Query, kind: str, params: Mapping[str, Any]) -> Query:
         query = QUERIES[query.name]
-        if query.kind != kind:
-            raise TypeError(f"{query.name} is a :{query.kind} query, not :{kind}")
-        _check_params(query, params)
+        query.check(kind, params)
         return query
 
     def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> psycopg.Cursor[Any]:
@@ -389,11 +385,6 @@ class Session:
 def _value(connection: psycopg.Connection[Any], sql: str) -> Any:
     row = connection.execute(sql).fetchone()
     return None if row is None else row[0]
-
-
-def _check_params(query: Query, params: Mapping[str, Any]) -> None:
-    if params.keys() != query.params:
-        raise TypeError(f"{query.name} ({query.origin}) takes {sorted(query.params)}, was given {sorted(params)}")
 
 
 # Schema checks (health) ----------------------------------------------------

@@ -57,6 +57,13 @@ class Query:
     doc: str
     declared: tuple[str, ...] = ()
 
+    def check(self, kind: str, params: Mapping[str, Any]) -> None:
+        """TypeError unless this is a `kind` query and `params` names exactly its parameters (a caller's bug)."""
+        if self.kind != kind:
+            raise TypeError(f"{self.name} is a :{self.kind} query, not :{kind}")
+        if params.keys() != self.params:
+            raise TypeError(f"{self.name} ({self.origin}) takes {sorted(self.params)}, was given {sorted(params)}")
+
     def bind(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """The values of `params` in the order the SQL sent numbers them."""
         return tuple(map(params.__getitem__, self.declared))

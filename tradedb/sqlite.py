@@ -80,10 +80,7 @@ class Session:
     def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
         """Run an :exec query once per parameter set, in one call into SQLite."""
         query = QUERIES[query.name]
-        if query.kind != "exec":
-            raise TypeError(f"{query.name} is a :{query.kind} query, not :exec")
-        if rows:
-            self._check_params(query, rows[0])
+        query.check("exec", rows[0] if rows else dict.fromkeys(query.params))
         started = perf_counter()
         cursor = self.connection.executemany(query.sql, map(query.bind, rows))
         if SQL_LOG.isEnabledFor(logging.DEBUG):
@@ -93,9 +90,7 @@ class Session:
 
     def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
         query = QUERIES[query.name]
-        if query.kind != kind:
-            raise TypeError(f"{query.name} is a :{query.kind} query, not :{kind}")
-        self._check_params(query, params)
+        query.check(kind, params)
         if not SQL_LOG.isEnabledFor(logging.DEBUG):
             return self.connection.execute(query.sql, query.bind(params))
         started = perf_counter()
@@ -160,13 +155,6 @@ class Session:
         if value.isprintable():
             return "'" + value.replace("'", "''") + "'"
         return f"CAST(X'{value.encode('utf-8', 'surrogatepass').hex().upper()}' AS TEXT)"
-
-    @staticmethod
-    def _check_params(query: Query, params: Mapping[str, Any]) -> None:
-        if params.keys() != query.params:
-            raise TypeError(
-                f"{query.name} ({query.origin}) takes {sorted(query.params)}, was given {sorted(params)}"
-            )
 
 
 MAX_REPORTED_PROBLEMS = 100

@@ -86,7 +86,7 @@ async def _migrate_server(options: argparse.Namespace, url: str) -> int:
             "know: it was migrated by a newer tradedb. Upgrade tradedb; the database was not touched."
         )
     async with opened(url, migrate=True):
-        pass
+        pass  # opening with migrate=True applies the pending migrations, under tradedb's advisory lock
     after = await server_schema_state(url)
     applied = [m for m in after.applied if m not in before.applied]
     if options.json:
