@@ -11,7 +11,7 @@ the dialect.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +94,9 @@ class Database(Protocol):
 
     def default_backup_path(self) -> Path:
         """Where a backup goes when no destination is given."""
+
+    def changes(self, interval: float) -> AsyncIterator[int]:
+        """Yield a rising counter whenever another connection or process committed, checked about every `interval` seconds."""
 
     async def backup(self, dest: Path) -> None:
         """Write a backup to the new file `dest`, already checked (upkeep.backup_destination)."""

@@ -964,6 +964,43 @@ class Database:
         finally:
             self._release(conn)
 
+    async def changes(self, interval: float) -> AsyncIterator[int]:
+        """Yield a counter after commits that changed trades, bots or metrics, gathered over `interval` seconds.
+
+        LISTEN tradedb_changes on a connection of its own: migration 0003's
+        statement triggers NOTIFY it, and PostgreSQL delivers at COMMIT, once
+        per transaction and channel. While the server is unreachable nothing
+        is yielded; once it is back, one count is (anything may have changed).
+        """
+        seen, missed = 0, False
+        while not self._closed:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, fallback_application_name="tradedb changes",
+                    connect_timeout=max(2, int(self.busy_timeout) + 1),
+                )
+            except psycopg.Error:
+                missed = True
+                await asyncio.sleep(max(1.0, interval))
+                continue
+            try:
+                await conn.execute("LISTEN tradedb_changes")
+                if missed:
+                    missed, seen = False, seen + 1
+                    yield seen
+                while not self._closed:
+                    arrived = False
+                    async for _ in conn.notifies(timeout=interval):
+                        arrived = True
+                    if arrived:
+                        seen += 1
+                        yield seen
+            except psycopg.Error:
+                missed = True
+                await asyncio.sleep(max(1.0, interval))
+            finally:
+                await conn.close()
+
     async def backup(self, dest: Path) -> None:
         """pg_dump (custom format) of the database to the new file `dest`, in a thread of its own."""
         if self._closed:

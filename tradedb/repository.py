@@ -8,13 +8,13 @@ import re
 import os
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from . import bots, metrics, trades
-from . import analytics, upkeep
+from . import analytics, reports, upkeep
 from .errors import TradeDBError, ValidationError
 from .migrations import prepare
 from .paths import check_name_length, path_text, side_file_of
@@ -34,7 +34,7 @@ from .records import (
 )
 from .database import Database
 from .sqlite import Database as SQLiteDatabase, disk_full, is_disk_full, opening_failed_for_space, release_frames
-from .values import MAX_INTEGER, exact_text, shown
+from .values import MAX_INTEGER, exact_text, shown, utc_now
 
 DEFAULT_DATABASE = "db/trading.db"
 MAX_POOL_SIZE = 100
@@ -144,6 +144,34 @@ def _seconds(field: str, value: Any) -> float:
 
 def _limit(value: int | None) -> int:
     return -1 if value is None else _whole_number("limit", value, 0)
+
+
+def _day(field: str, value: Any) -> date | None:
+    """A caller's UTC date: a datetime.date (not a datetime) or 'YYYY-MM-DD' text; None for no bound."""
+    if value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return date(value.year, value.month, value.day)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationError(field, f"expected a date such as 2026-12-02 (YYYY-MM-DD, UTC), got {shown(value)}")
+
+
+def _closed_filter(bot_id: Any, symbol: Any, trade_type: Any, since: Any, until: Any) -> reports.ClosedTradeFilter:
+    """Report filters as checked values; a since after until is refused (it would match nothing, silently)."""
+    where = reports.ClosedTradeFilter(
+        _text_filter("bot_id", bot_id),
+        _text_filter("symbol", symbol),
+        analytics.trade_type_filter(_trade_type(trade_type)),
+        _day("since", since),
+        _day("until", until),
+    )
+    if where.since is not None and where.until is not None and where.since > where.until:
+        raise ValidationError("since", f"{where.since} is after until ({where.until}); give a since at or before until")
+    return where
 
 
 class Repository:
@@ -391,6 +419,89 @@ class Repository:
         return await self._db.inspect(upkeep.health, self.location, int.__int__(full) != 0, stale_after)
 
     # Metrics
+
+    # Reports over the whole database (what `tradedb serve` shows)
+
+    async def get_bot_overview(self, today: date | str | None = None) -> list[reports.BotOverview]:
+        """Every bot with its closed-trade counts over all history, the realized PnL of `today` (UTC) and open positions."""
+        day = _day("today", today) or utc_now().date()
+        return await self._db.read(reports.bot_overview, day)
+
+    async def get_daily_pnl(self, bot_id: str | None = None) -> list[reports.DailyPnl]:
+        """Realized PnL per bot and UTC exit day, oldest first, of one bot or all: exact, read from closed_trade_stats."""
+        return await self._db.read(reports.daily_pnl, _text_filter("bot_id", bot_id))
+
+    async def get_closed_trades_page(
+        self,
+        *,
+        bot_id: str | None = None,
+        symbol: str | None = None,
+        trade_type: str | None = None,
+        since: date | str | None = None,
+        until: date | str | None = None,
+        sort: str = "exit_time",
+        descending: bool = True,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> reports.TradePage:
+        """One page of closed trades; since and until are UTC exit dates, both inclusive; sort is one of reports.SORTS."""
+        where = _closed_filter(bot_id, symbol, trade_type, since, until)
+        if not isinstance(sort, str) or sort not in reports.SORTS:
+            raise ValidationError("sort", f"expected one of {', '.join(reports.SORTS)}, got {shown(sort)}")
+        if not isinstance(descending, bool):
+            raise ValidationError("descending", f"expected True or False, got {shown(descending)}")
+        number = _whole_number("page", page, 1)
+        size = _whole_number("page_size", page_size, 1)
+        if size > reports.MAX_PAGE_SIZE:
+            raise ValidationError("page_size", f"expected at most {reports.MAX_PAGE_SIZE}, got {size}")
+        return await self._db.read(reports.closed_trades_page, where, sort, descending, number, size)
+
+    async def iter_closed_trades(
+        self,
+        *,
+        bot_id: str | None = None,
+        symbol: str | None = None,
+        trade_type: str | None = None,
+        since: date | str | None = None,
+        until: date | str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Trade]:
+        """Every matching closed trade, oldest exit first, read a page at a time (each page sees the last commit)."""
+        where = _closed_filter(bot_id, symbol, trade_type, since, until)
+        size = _whole_number("page_size", page_size, 1)
+        after: tuple[str, str] | None = None
+        while True:
+            page, after = await self._db.read(reports.closed_trades_after, where, after, size)
+            for trade in page:
+                yield trade
+            if after is None:
+                return
+            page.clear()
+
+    async def get_pnl_distribution(
+        self,
+        *,
+        bot_id: str | None = None,
+        symbol: str | None = None,
+        trade_type: str | None = None,
+        since: date | str | None = None,
+        until: date | str | None = None,
+    ) -> reports.PnlDistribution:
+        """The matching closed trades counted per pnl_percentage bucket (reports.BUCKET_EDGES), from closed_trade_stats."""
+        where = _closed_filter(bot_id, symbol, trade_type, since, until)
+        return await self._db.read(reports.pnl_distribution, where)
+
+    async def get_traded_symbols(self) -> list[str]:
+        """Every symbol with a closed or an open trade, in order."""
+        return await self._db.read(reports.traded_symbols)
+
+    async def changes(self, interval: float = 0.25) -> AsyncIterator[int]:
+        """Yield a rising count soon after any other connection or process commits (polled every `interval` seconds)."""
+        seconds = _seconds("interval", interval)
+        if seconds <= 0:
+            raise ValidationError("interval", "expected seconds above 0")
+        async for count in self._db.changes(seconds):
+            yield count
 
     async def create_performance_metrics(self, data: Mapping[str, Any]) -> PerformanceMetrics:
         """Store one calculation of a bot's performance."""

@@ -381,6 +381,10 @@ def _execute(session: Session, sql: str) -> None:
     session.connection.execute(sql)
 
 
+def _data_version(session: Session) -> int:
+    return int(session.connection.execute("PRAGMA data_version").fetchone()[0])
+
+
 def _commit(session: Session) -> None:
     session.connection.execute("COMMIT")
 
@@ -690,6 +694,22 @@ class Database:
                 self._owner = None
         finally:
             self._write_lock.release()
+
+    async def changes(self, interval: float) -> AsyncIterator[int]:
+        """Yield a counter each time a commit by any other connection lands, checked every `interval` seconds.
+
+        PRAGMA data_version on the reader: SQLite bumps it when another
+        connection (this process's writer included) commits, and reading it
+        costs no I/O, so polling it is cheap.
+        """
+        last = await self._call(self._reader, _data_version)
+        seen = 0
+        while True:
+            await asyncio.sleep(interval)
+            version = await self._call(self._reader, _data_version)
+            if version != last:
+                last, seen = version, seen + 1
+                yield seen
 
     async def inspect(self, unit: Callable[..., Result], *args: Any) -> Result:
         """Run unit(session, *args) on the reader, each statement on its own (no snapshot around them)."""

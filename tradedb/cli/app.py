@@ -30,6 +30,7 @@ from .commands import (
 from .common import CliError, given_database, hide_urls, is_driver_error, scrub, secrets_in
 from .demo import MAX_DEMO_BOTS, MAX_DEMO_DAYS, run_demo
 from .export import run_export
+from .serve import run_serve
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -173,6 +174,10 @@ def build_parser() -> Parser:
     p.add_argument("--force", action="store_true",
                    help="replace an existing --output FILE (never the database or its -wal/-shm files)")
 
+    p = command("serve", run_serve, "a read-only live dashboard in the browser (pip install 'tradedb[dashboard]')",
+                json_output=False)
+    dashboard_options(p)
+
     p = command("demo", run_demo, "paper bots trading simulated prices, a crash and a recovery, then metrics",
                 json_output=False)
     p.add_argument("--bots", type=types.at_most(MAX_DEMO_BOTS), default=3,
@@ -180,7 +185,20 @@ def build_parser() -> Parser:
     p.add_argument("--days", type=types.at_most(MAX_DEMO_DAYS), default=30,
                    help=f"days of hourly candles (default: 30; at most {MAX_DEMO_DAYS})")
     p.add_argument("--seed", type=int, default=7, help="the same seed gives the same trades (default: 7)")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the dashboard meanwhile, and trade on an accelerated clock (a simulated hour a second)")
+    dashboard_options(p)
     return parser
+
+
+def dashboard_options(p: Parser) -> None:
+    """--host, --port and --token, for `serve` and `demo --serve`."""
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; any other needs a token)")
+    p.add_argument("--port", type=types.port, default=8750, help="port to listen on (default: 8750; 0: any free one)")
+    p.add_argument("--token", metavar="TOKEN",
+                   help="require this token (at least 16 characters; default: $TRADEDB_DASHBOARD_TOKEN); "
+                        "required unless --host is a loopback address")
 
 
 class Scrubbed(logging.Formatter):

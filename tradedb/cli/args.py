@@ -111,6 +111,11 @@ def at_most(maximum: int) -> Callable[[str], int]:
     return parse
 
 
+def port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    return _whole(text, 0, 65535)
+
+
 def format_age(age: timedelta) -> str:
     """A short human age: 45s, 12m, 12m30s, 3h05m, 2d04h."""
     seconds = max(0, int(age.total_seconds()))

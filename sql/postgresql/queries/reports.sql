@@ -1,0 +1,267 @@
+-- Named queries for reports over the whole database in PostgreSQL's words:
+-- the dashboard's overview, daily PnL, closed-trade pages and the profit
+-- distribution (tradedb/reports.py; SQLite's are in sql/sqlite/queries/).
+--
+-- Aggregates over all history read closed_trade_stats, which triggers keep
+-- equal to an aggregate of the closed trades (migration 0003), never the
+-- trades table. Its net_pnl is NUMERIC, summed exactly at any size, so the
+-- sums come back in SQLite's 10^-8 units with widest 0 and inexact 0: no
+-- day is ever summed again in Python here.
+--
+-- Dates are UTC dates of exit_time; since and until are both inclusive,
+-- NULL for no bound. A trade type filter matches the bots of that type (a
+-- bot's trades have its type).
+
+-- name: bot_closed_stats() :many
+-- Each bot's closed trades, wins and losses over all history.
+SELECT bot_id, sum(trades)::bigint AS closed_trades, sum(wins)::bigint AS wins, sum(losses)::bigint AS losses
+FROM closed_trade_stats
+GROUP BY bot_id;
+
+-- name: pnl_on_day(day) :many
+-- Each bot's realized PnL on one day (through idx_closed_trade_stats_day).
+SELECT bot_id, trunc(sum(net_pnl) * 100000000) AS net_pnl_units, 0 AS widest, 0 AS inexact
+FROM closed_trade_stats
+WHERE day = :day::date
+GROUP BY bot_id;
+
+-- name: closed_trade_days(bot_id) :many
+-- The days each bot closed trades on, of one bot or all (NULL), oldest
+-- first (SQLite's fallback when a sum overflows; never needed here).
+SELECT DISTINCT bot_id, to_char(day, 'YYYY-MM-DD') AS day
+FROM closed_trade_stats
+WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
+ORDER BY day, bot_id;
+
+-- name: open_positions_by_bot() :many
+-- How many open trades each bot holds; reads only idx_open_trades.
+SELECT bot_id, count(*) AS open_positions
+FROM trades
+WHERE status = 'open'
+GROUP BY bot_id;
+
+-- name: daily_pnl() :many
+-- Every bot's realized PnL per exit day, oldest day first.
+SELECT bot_id, to_char(day, 'YYYY-MM-DD') AS day, trunc(sum(net_pnl) * 100000000) AS net_pnl_units,
+       0 AS widest, 0 AS inexact
+FROM closed_trade_stats
+GROUP BY day, bot_id
+ORDER BY day, bot_id;
+
+-- name: daily_pnl_of_bot(bot_id) :many
+-- One bot's realized PnL per exit day, oldest day first (its primary key range).
+SELECT bot_id, to_char(day, 'YYYY-MM-DD') AS day, trunc(sum(net_pnl) * 100000000) AS net_pnl_units,
+       0 AS widest, 0 AS inexact
+FROM closed_trade_stats
+WHERE bot_id = :bot_id
+GROUP BY bot_id, day
+ORDER BY day;
+
+-- name: net_pnl_of_bot_between(bot_id, since, until) :many
+-- The net_pnl of one bot's trades closed in [since, until) (SQLite's
+-- fallback for sums it cannot keep; never needed here, kept for the API).
+SELECT net_pnl
+FROM trades
+WHERE bot_id = :bot_id AND status = 'closed' AND exit_time >= :since AND exit_time < :until;
+
+-- name: closed_trade_count(bot_id, symbol, trade_type, since, until) :one
+-- How many closed trades match the filters.
+SELECT coalesce(sum(trades), 0)::bigint AS trades
+FROM closed_trade_stats
+WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
+  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity');
+
+-- name: pnl_distribution(bot_id, symbol, trade_type, since, until) :many
+-- The matching closed trades counted per pnl_percentage bucket (-1: none).
+SELECT bucket, sum(trades)::bigint AS trades
+FROM closed_trade_stats
+WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
+  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+GROUP BY bucket
+ORDER BY bucket;
+
+-- name: traded_symbols() :many
+-- Every symbol with a closed or an open trade, in order.
+SELECT symbol FROM closed_trade_stats
+UNION
+SELECT symbol FROM trades WHERE status = 'open'
+ORDER BY symbol;
+
+-- Closed trades a page at a time, for the dashboard's table: one query per
+-- sort order, because an ORDER BY cannot take a parameter and each order
+-- wants its own plan. since (inclusive) and until (exclusive) bound
+-- exit_time, NULL for none; the other filters are NULL for all. Ties are
+-- broken by id so that pages never overlap. Amounts sort as numbers;
+-- a missing one sorts last either way.
+-- name: closed_trades_by_exit_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Newest exit first: walks idx_exit_time from its end.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY exit_time DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_exit_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Oldest exit first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY exit_time, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_of_bot_by_exit_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- One bot's, newest exit first: walks its range of idx_closed_trades.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND bot_id = :bot_id
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY exit_time DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_of_bot_by_exit_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- One bot's, oldest exit first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND bot_id = :bot_id
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY exit_time, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_entry_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Newest entry first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY entry_time DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_entry_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Oldest entry first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY entry_time, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_net_pnl_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Largest net PnL first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY net_pnl DESC NULLS LAST, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_net_pnl_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Smallest (most negative) net PnL first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY net_pnl NULLS LAST, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_pnl_percentage_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Largest PnL percentage first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY pnl_percentage DESC NULLS LAST, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_pnl_percentage_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Smallest PnL percentage first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY pnl_percentage NULLS LAST, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_after(bot_id, symbol, trade_type, since, until, after_time, after_id, limit) :many
+-- Matching closed trades in exit order after the position (after_time,
+-- after_id), NULL to start: the CSV export reads the whole set this way, a
+-- page per query, so no snapshot is held while a slow client downloads.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+  AND exit_time >= coalesce(:after_time::timestamptz, '-infinity')
+  AND (exit_time, id) > (coalesce(:after_time::timestamptz, '-infinity'), coalesce(:after_id::uuid, '00000000-0000-0000-0000-000000000000'))
+ORDER BY exit_time, id
+LIMIT :limit;

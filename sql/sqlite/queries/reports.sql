@@ -1,0 +1,270 @@
+-- Named queries for reports over the whole database: the dashboard's
+-- overview, daily PnL, closed-trade pages and the profit distribution
+-- (tradedb/reports.py).
+--
+-- Aggregates over all history read closed_trade_stats, which triggers keep
+-- equal to an aggregate of the closed trades (migration 0003), never the
+-- trades table: its rows are per bot, exit day, symbol and pnl_percentage
+-- bucket, so they are few next to the trades. Sums are in 10^-8 units, as in
+-- analytics.sql; inexact counts the rows whose sum SQLite could not keep
+-- exactly (it turned REAL), and for those, or past WIDEST_SUMMED_IN_SQL,
+-- tradedb sums that bot's day again from its trades.
+--
+-- Dates are the UTC date of exit_time ('YYYY-MM-DD'); since and until are
+-- both inclusive, NULL for no bound. A trade type filter matches the bots
+-- of that type (a bot's trades have its type).
+
+-- name: bot_closed_stats() :many
+-- Each bot's closed trades, wins and losses over all history.
+SELECT bot_id, sum(trades) AS closed_trades, sum(wins) AS wins, sum(losses) AS losses
+FROM closed_trade_stats
+GROUP BY bot_id;
+
+-- name: pnl_on_day(day) :many
+-- Each bot's realized PnL on one day (through idx_closed_trade_stats_day).
+SELECT bot_id, sum(net_pnl_units) AS net_pnl_units, max(widest_amount) AS widest,
+       count(*) FILTER (WHERE typeof(net_pnl_units) <> 'integer') AS inexact
+FROM closed_trade_stats
+WHERE day = :day
+GROUP BY bot_id;
+
+-- name: closed_trade_days(bot_id) :many
+-- The days each bot closed trades on, of one bot or all (NULL), oldest
+-- first: what is summed in Python, day by day, if a sum above overflowed.
+SELECT DISTINCT bot_id, day
+FROM closed_trade_stats
+WHERE (:bot_id IS NULL OR bot_id = :bot_id)
+ORDER BY day, bot_id;
+
+-- name: open_positions_by_bot() :many
+-- How many open trades each bot holds; reads only idx_open_trades_by_entry.
+SELECT bot_id, count(*) AS open_positions
+FROM trades
+WHERE status = 'open'
+GROUP BY bot_id;
+
+-- name: daily_pnl() :many
+-- Every bot's realized PnL per exit day, oldest day first.
+SELECT bot_id, day, sum(net_pnl_units) AS net_pnl_units, max(widest_amount) AS widest,
+       count(*) FILTER (WHERE typeof(net_pnl_units) <> 'integer') AS inexact
+FROM closed_trade_stats
+GROUP BY day, bot_id
+ORDER BY day, bot_id;
+
+-- name: daily_pnl_of_bot(bot_id) :many
+-- One bot's realized PnL per exit day, oldest day first (its primary key range).
+SELECT bot_id, day, sum(net_pnl_units) AS net_pnl_units, max(widest_amount) AS widest,
+       count(*) FILTER (WHERE typeof(net_pnl_units) <> 'integer') AS inexact
+FROM closed_trade_stats
+WHERE bot_id = :bot_id
+GROUP BY day
+ORDER BY day;
+
+-- name: net_pnl_of_bot_between(bot_id, since, until) :many
+-- The net_pnl of one bot's trades closed in [since, until): what a day's sum
+-- is computed from in Python when closed_trade_stats could not keep it.
+SELECT net_pnl
+FROM trades
+WHERE bot_id = :bot_id AND status = 'closed' AND exit_time >= :since AND exit_time < :until;
+
+-- name: closed_trade_count(bot_id, symbol, trade_type, since, until) :one
+-- How many closed trades match the filters.
+SELECT ifnull(sum(trades), 0) AS trades
+FROM closed_trade_stats
+WHERE (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
+  AND day >= ifnull(:since, '') AND day <= ifnull(:until, '~');
+
+-- name: pnl_distribution(bot_id, symbol, trade_type, since, until) :many
+-- The matching closed trades counted per pnl_percentage bucket (-1: none).
+SELECT bucket, sum(trades) AS trades
+FROM closed_trade_stats
+WHERE (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
+  AND day >= ifnull(:since, '') AND day <= ifnull(:until, '~')
+GROUP BY bucket
+ORDER BY bucket;
+
+-- name: traded_symbols() :many
+-- Every symbol with a closed or an open trade, in order.
+SELECT symbol FROM closed_trade_stats
+UNION
+SELECT symbol FROM trades WHERE status = 'open'
+ORDER BY symbol;
+
+-- Closed trades a page at a time, for the dashboard's table: one query per
+-- sort order, because an ORDER BY cannot take a parameter and each order
+-- wants its own plan. since (inclusive) and until (exclusive) bound
+-- exit_time, NULL for none; the other filters are NULL for all. Ties are
+-- broken by id so that pages never overlap. Amounts sort as numbers (CAST
+-- AS REAL keeps their order);
+-- a missing one sorts last either way.
+-- name: closed_trades_by_exit_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Newest exit first: walks idx_exit_time from its end.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY exit_time DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_exit_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Oldest exit first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY exit_time, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_of_bot_by_exit_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- One bot's, newest exit first: walks its range of idx_closed_trades.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND bot_id = :bot_id
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY exit_time DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_of_bot_by_exit_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- One bot's, oldest exit first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND bot_id = :bot_id
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY exit_time, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_entry_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Newest entry first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY entry_time DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_entry_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Oldest entry first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY entry_time, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_net_pnl_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Largest net PnL first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY CAST(net_pnl AS REAL) DESC NULLS LAST, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_net_pnl_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Smallest (most negative) net PnL first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY CAST(net_pnl AS REAL) NULLS LAST, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_pnl_percentage_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Largest PnL percentage first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY CAST(pnl_percentage AS REAL) DESC NULLS LAST, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_by_pnl_percentage_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Smallest PnL percentage first.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+ORDER BY CAST(pnl_percentage AS REAL) NULLS LAST, id
+LIMIT :limit OFFSET :offset;
+
+-- name: closed_trades_after(bot_id, symbol, trade_type, since, until, after_time, after_id, limit) :many
+-- Matching closed trades in exit order after the position (after_time,
+-- after_id), NULL to start: the CSV export reads the whole set this way, a
+-- page per query, so no snapshot is held while a slow client downloads.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
+  AND exit_time >= ifnull(:after_time, '') AND (exit_time, id) > (ifnull(:after_time, ''), ifnull(:after_id, ''))
+ORDER BY exit_time, id
+LIMIT :limit;

@@ -1,0 +1,268 @@
+"""Reports over the whole database: each bot at a glance, realized PnL per day, closed-trade pages, the PnL distribution.
+
+What the dashboard shows, and usable on its own. Aggregates over all history
+come from closed_trade_stats (kept by triggers, migration 0003), so their cost
+follows the number of bots and days, not of trades; pages of trades come
+from the trades table through its indexes. Every sum is exact: SQLite's
+10^-8 units are used when it kept them exactly, and a bot's day is summed
+again from its trades, in Python, when it could not (see
+sql/sqlite/queries/reports.sql).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal, localcontext
+from typing import Any
+
+from .analytics import WIDEST_SUMMED_IN_SQL
+from .database import Session
+from .queries import QUERIES, Query
+from .records import BotInstance, Trade, bot_from_row, trade_from_row
+from .values import EXACT, time_to_text
+
+BOT_CLOSED_STATS = QUERIES["bot_closed_stats"]
+PNL_ON_DAY = QUERIES["pnl_on_day"]
+CLOSED_TRADE_DAYS = QUERIES["closed_trade_days"]
+OPEN_POSITIONS_BY_BOT = QUERIES["open_positions_by_bot"]
+DAILY_PNL = QUERIES["daily_pnl"]
+DAILY_PNL_OF_BOT = QUERIES["daily_pnl_of_bot"]
+NET_PNL_BETWEEN = QUERIES["net_pnl_of_bot_between"]
+CLOSED_TRADE_COUNT = QUERIES["closed_trade_count"]
+PNL_DISTRIBUTION = QUERIES["pnl_distribution"]
+TRADED_SYMBOLS = QUERIES["traded_symbols"]
+CLOSED_TRADES_AFTER = QUERIES["closed_trades_after"]
+LIST_BOTS = QUERIES["list_bot_instances"]
+
+# (sort, descending) -> the query that reads a page in that order; the
+# exit-time orders of one bot have their own, which walk that bot's index.
+PAGE_QUERIES: dict[tuple[str, bool], Query] = {
+    (sort, descending): QUERIES[f"closed_trades_by_{sort}_{'desc' if descending else 'asc'}"]
+    for sort in ("exit", "entry", "net_pnl", "pnl_percentage")
+    for descending in (True, False)
+}
+PAGE_OF_BOT_QUERIES: dict[bool, Query] = {
+    True: QUERIES["closed_trades_of_bot_by_exit_desc"],
+    False: QUERIES["closed_trades_of_bot_by_exit_asc"],
+}
+# The sort keys a caller names, and the query family each one uses.
+SORTS = {"exit_time": "exit", "entry_time": "entry", "net_pnl": "net_pnl", "pnl_percentage": "pnl_percentage"}
+
+# The pnl_percentage buckets of closed_trade_stats (migration 0003): bucket 0
+# is below the first edge, bucket i is [EDGES[i-1], EDGES[i]), the last is at
+# or above the last edge; -1 holds trades without a pnl_percentage.
+BUCKET_EDGES = tuple(
+    Decimal(edge) for edge in ("-20", "-10", "-5", "-3", "-2", "-1", "-0.5", "0", "0.5", "1", "2", "3", "5", "10", "20")
+)
+NO_PERCENTAGE = -1
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class BotOverview:
+    """One bot at a glance: its record, its closed-trade counts over all history, today's realized PnL, open positions."""
+
+    bot: BotInstance
+    closed_trades: int
+    wins: int
+    losses: int
+    today_pnl: Decimal
+    open_positions: int
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        """Winning closed trades in percent of all closed ones, 2 places (None without closed trades)."""
+        return win_rate(self.wins, self.closed_trades)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPnl:
+    """A bot's realized PnL on one UTC day: the net_pnl of its trades that closed that day."""
+
+    bot_id: str
+    day: date
+    net_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TradePage:
+    """One page of closed trades and where it lies in the whole matching set."""
+
+    trades: list[Trade]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching set fills (at least 1)."""
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True, slots=True)
+class PnlBucket:
+    """Closed trades whose pnl_percentage lies in [low, high) (None: unbounded)."""
+
+    low: Decimal | None
+    high: Decimal | None
+    trades: int
+
+    @property
+    def label(self) -> str:
+        """The bucket as a person reads it: '< -20%', '0% to 0.5%', '>= 20%'."""
+        if self.low is None:
+            return f"< {self.high}%"
+        if self.high is None:
+            return f">= {self.low}%"
+        return f"{self.low}% to {self.high}%"
+
+
+@dataclass(frozen=True, slots=True)
+class PnlDistribution:
+    """Closed trades per pnl_percentage bucket, and how many have no pnl_percentage."""
+
+    buckets: list[PnlBucket]
+    without_percentage: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTradeFilter:
+    """Which closed trades a report covers: None matches all; since and until are UTC exit dates, both inclusive."""
+
+    bot_id: str | None = None
+    symbol: str | None = None
+    trade_type: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def days(self) -> dict[str, Any]:
+        """The filter as closed_trade_stats' query parameters (dates as 'YYYY-MM-DD')."""
+        return {
+            "bot_id": self.bot_id,
+            "symbol": self.symbol,
+            "trade_type": self.trade_type,
+            "since": None if self.since is None else self.since.isoformat(),
+            "until": None if self.until is None else self.until.isoformat(),
+        }
+
+    def times(self) -> dict[str, Any]:
+        """The filter as the trades queries' parameters: exit_time in [since 00:00, the day after until 00:00)."""
+        return {**self.days(), "since": day_start(self.since), "until": day_start(self.until, 1)}
+
+
+def day_start(day: date | None, later: int = 0) -> str | None:
+    """Midnight UTC starting `day` (plus `later` days) as stored time text; None for None."""
+    if day is None:
+        return None
+    return time_to_text(datetime.combine(day + timedelta(days=later), time(), timezone.utc))
+
+
+def win_rate(wins: int, closed: int) -> Decimal | None:
+    """wins / closed in percent, rounded half-even to 2 places."""
+    if not closed:
+        return None
+    with localcontext(EXACT):
+        return (Decimal(wins) * 100 / closed).quantize(Decimal("0.01"))
+
+
+def _units(units: Any) -> Decimal:
+    return Decimal(units or 0).scaleb(-8)
+
+
+def _summed_in_python(session: Session, bot_id: str, day: date) -> Decimal:
+    """The net_pnl of `bot_id`'s trades closed on `day`, summed exactly here."""
+    params = {"bot_id": bot_id, "since": day_start(day), "until": day_start(day, 1)}
+    with localcontext(EXACT):
+        return sum((Decimal(net) for (net,) in session.each(NET_PNL_BETWEEN, params) if net is not None), Decimal(0))
+
+
+def _exact(session: Session, bot_id: str, day: date, units: Any, widest: Any, inexact: Any) -> Decimal:
+    """A day's sum as the query gave it when it is exact, else summed again from the trades."""
+    if inexact or isinstance(units, float) or (widest is not None and widest > WIDEST_SUMMED_IN_SQL):
+        return _summed_in_python(session, bot_id, day)
+    return _units(units)
+
+
+def _day_sums(session: Session, query: Query, params: dict[str, Any], days: dict[str, Any]) -> list[DailyPnl]:
+    """The rows (bot_id, day, units, widest, inexact) of `query`, exact; if SQLite's sum() overflowed, every day of
+    closed_trade_days(**days) summed in Python instead."""
+    try:
+        rows = session.many(query, params)
+    except Exception as error:
+        if not session.sum_overflowed(error):
+            raise
+        pairs = [(bot_id, date.fromisoformat(day)) for bot_id, day in session.many(CLOSED_TRADE_DAYS, days)]
+        return [DailyPnl(bot_id, day, _summed_in_python(session, bot_id, day)) for bot_id, day in pairs]
+    result = []
+    for bot_id, day_text, units, widest, inexact in rows:
+        day = date.fromisoformat(day_text)
+        result.append(DailyPnl(bot_id, day, _exact(session, bot_id, day, units, widest, inexact)))
+    return result
+
+
+def bot_overview(session: Session, today: date) -> list[BotOverview]:
+    """Every bot, in id order, with its closed-trade counts, `today`'s realized PnL and its open positions."""
+    counts = {bot_id: (int(closed), int(wins), int(losses)) for bot_id, closed, wins, losses in session.many(BOT_CLOSED_STATS, {})}
+    opened = {bot_id: int(count) for bot_id, count in session.many(OPEN_POSITIONS_BY_BOT, {})}
+    try:
+        rows = session.many(PNL_ON_DAY, {"day": today.isoformat()})
+        todays = {bot_id: _exact(session, bot_id, today, units, widest, inexact) for bot_id, units, widest, inexact in rows}
+    except Exception as error:
+        if not session.sum_overflowed(error):
+            raise
+        todays = {bot_id: _summed_in_python(session, bot_id, today) for bot_id in counts}
+    overview = []
+    for row in session.many(LIST_BOTS, {"status": None}):
+        bot = bot_from_row(row)
+        closed, wins, losses = counts.get(bot.id, (0, 0, 0))
+        overview.append(BotOverview(bot, closed, wins, losses, todays.get(bot.id, _units(0)), opened.get(bot.id, 0)))
+    return overview
+
+
+def daily_pnl(session: Session, bot_id: str | None) -> list[DailyPnl]:
+    """Realized PnL per bot and UTC exit day, oldest day first (bots in id order within a day), of one bot or of all."""
+    if bot_id is None:
+        return _day_sums(session, DAILY_PNL, {}, {"bot_id": None})
+    return _day_sums(session, DAILY_PNL_OF_BOT, {"bot_id": bot_id}, {"bot_id": bot_id})
+
+
+def closed_trades_page(
+    session: Session, where: ClosedTradeFilter, sort: str, descending: bool, page: int, page_size: int
+) -> TradePage:
+    """One page (from 1) of the matching closed trades in the given order, and how many match in all."""
+    total = int(session.one(CLOSED_TRADE_COUNT, where.days())[0])
+    family = SORTS[sort]
+    params = {**where.times(), "limit": page_size, "offset": (page - 1) * page_size}
+    if family == "exit" and where.bot_id is not None:
+        query = PAGE_OF_BOT_QUERIES[descending]
+    else:
+        query = PAGE_QUERIES[(family, descending)]
+    trades = [trade_from_row(row) for row in session.many(query, params)]
+    return TradePage(trades, total, page, page_size)
+
+
+def closed_trades_after(
+    session: Session, where: ClosedTradeFilter, after: tuple[str, str] | None, limit: int
+) -> tuple[list[Trade], tuple[str, str] | None]:
+    """Up to `limit` matching closed trades in exit order after position `after`; and the position after them (None: no more)."""
+    after_time, after_id = after if after is not None else (None, None)
+    params = {**where.times(), "after_time": after_time, "after_id": after_id, "limit": limit}
+    trades = [trade_from_row(row) for row in session.many(CLOSED_TRADES_AFTER, params)]
+    if len(trades) < limit:
+        return trades, None
+    last = trades[-1]
+    return trades, (time_to_text(last.exit_time), last.id)  # type: ignore[arg-type]
+
+
+def pnl_distribution(session: Session, where: ClosedTradeFilter) -> PnlDistribution:
+    """The matching closed trades counted per pnl_percentage bucket, every bucket in order; and those without one."""
+    counts = {int(bucket): int(trades) for bucket, trades in session.many(PNL_DISTRIBUTION, where.days())}
+    bounds = (None, *BUCKET_EDGES, None)
+    buckets = [PnlBucket(bounds[i], bounds[i + 1], counts.get(i, 0)) for i in range(len(BUCKET_EDGES) + 1)]
+    return PnlDistribution(buckets, counts.get(NO_PERCENTAGE, 0))
+
+
+def traded_symbols(session: Session) -> list[str]:
+    """Every symbol with a closed or an open trade, in order."""
+    return [symbol for (symbol,) in session.many(TRADED_SYMBOLS, {})]
