@@ -116,6 +116,7 @@ class Dashboard:
         self.stale_after = stale_after
         self.changes = 0
         self._changed = asyncio.Condition()
+        self.closing = False
         # The Host headers answered (None: any); the server sets them once it knows its port.
         self.hosts: frozenset[str] | None = None
 
@@ -133,13 +134,19 @@ class Dashboard:
                 await asyncio.sleep(1)
 
     async def next_change(self, seen: int, timeout: float) -> int:
-        """The change counter once it passes `seen`, or as it is after `timeout` seconds."""
+        """The change counter once it passes `seen`, or as it is after `timeout` seconds (or once streams close)."""
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.changes > seen), timeout)
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.changes > seen or self.closing), timeout)
             except TimeoutError:
                 pass
             return self.changes
+
+    async def close_streams(self) -> None:
+        """End every open event stream (the server is stopping: their pages reconnect to the next one)."""
+        async with self._changed:
+            self.closing = True
+            self._changed.notify_all()
 
     # JSON shapes
 
@@ -339,8 +346,10 @@ class Dashboard:
         async def stream() -> AsyncIterator[str]:
             seen = self.changes
             yield f"retry: 1000\nevent: hello\ndata: {seen}\n\n"
-            while True:
+            while not self.closing:
                 current = await self.next_change(seen, PING_SECONDS)
+                if self.closing:
+                    return
                 if current == seen:
                     yield ": ping\n\n"
                 else:

@@ -142,6 +142,7 @@ class DashboardServer:
         """Stop answering and wait for open requests (event streams get a second)."""
         if self._task is None:
             return
+        await self._app.state.dashboard.close_streams()
         self._server.should_exit = True
         try:
             await self._task
