@@ -163,11 +163,15 @@ def build_parser() -> Parser:
                    help="file or existing folder (default: backups/ beside the database; for PostgreSQL, "
                         "backups/ in the current folder)")
 
-    p = command("export", run_export, "stream every trade (any status) as CSV or JSON lines, in the order stored", json_output=False)
-    p.add_argument("what", choices=("trades",), metavar="trades", help="what to export (trades)")
-    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl")
-    p.add_argument("--bot", metavar="ID", help="only this bot's trades")
-    p.add_argument("--symbol", metavar="S", help="only this symbol")
+    p = command("export", run_export, "stream every trade (any status), bot or metrics row as CSV, JSON lines or Parquet",
+                json_output=False)
+    p.add_argument("what", choices=("trades", "bots", "metrics"), metavar="trades|bots|metrics",
+                   help="what to export: trades (in the order stored), bots (by id), metrics (per bot, oldest first)")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv",
+                   help="csv (default), jsonl, or parquet (exact decimal128 and UTC timestamps; needs --output and "
+                        "pip install 'tradedb[parquet]')")
+    p.add_argument("--bot", metavar="ID", help="only this bot's rows")
+    p.add_argument("--symbol", metavar="S", help="only this symbol (trades)")
     p.add_argument("--status", choices=("open", "closed", "cancelled"), help="only trades with this status")
     p.add_argument("--output", "-o", metavar="FILE",
                    help="write to FILE (default: stdout); refused if FILE exists, unless --force")
