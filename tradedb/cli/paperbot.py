@@ -1,20 +1,25 @@
 """The demo's paper-trading bot: trades one simulated market through the public API, positions in memory.
 
 It opens and closes trades at candle times, sends a heartbeat every
-simulated day, and knows its open positions only in memory, as a real bot
-does, so after a crash it must get them back from the database.
+simulated day (or every `heartbeat_every` hours), and knows its open positions only in memory, as a real bot
+does, so after a crash it must get them back from the database. Given a
+Clock, it trades each candle no sooner than the clock allows (the demo's
+accelerated replay under `tradedb demo --serve`); without one, as fast as
+it can.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from .. import Repository, Trade
+from . import output
 from .market import HOUR, PRICES, SYMBOLS, WARMUP, Candle, Indicators, current_hour, indicators, simulate
 from .strategies import Position, Strategy
 
@@ -57,14 +62,79 @@ def build_market(seed: int, days: int, end: datetime | None = None) -> Market:
     return Market(candles, {symbol: indicators(series) for symbol, series in candles.items()}, start)
 
 
+class Clock:
+    """An accelerated wall clock for the replay: candle `first + n` is due `n * seconds_per_hour` after start()."""
+
+    def __init__(self, first: int, seconds_per_hour: float) -> None:
+        self.first = first
+        self.seconds_per_hour = seconds_per_hour
+        self._started: float | None = None
+
+    def start(self) -> None:
+        """Start counting now (the first candle is due at once)."""
+        self._started = asyncio.get_running_loop().time()
+
+    def due(self, index: int) -> float:
+        """The event loop's time at which candle `index` may be traded."""
+        if self._started is None:
+            raise RuntimeError("Clock.start() was not called")
+        return self._started + (index - self.first) * self.seconds_per_hour
+
+    async def reach(self, index: int) -> None:
+        """Sleep until candle `index` is due (at once when it already is): every bot steps the same hour together."""
+        delay = self.due(index) - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class Tally:
+    """What the bots sharing it did, for the lines the demo prints as it goes (`tell`: a line per trade)."""
+
+    opened: int = 0
+    closed: int = 0
+    wins: int = 0
+    net_pnl: Decimal = field(default_factory=lambda: Decimal("0E-8"))
+    tell: Callable[[str], None] | None = None
+
+    def count_open(self, trade: Trade) -> None:
+        self.opened += 1
+        if self.tell is not None:
+            self.tell(f"{_when(trade.entry_time)}  {trade.bot_id} opens {trade.symbol} {trade.direction} "
+                      f"{_text(trade.size)} @ {_text(trade.entry_price)}")
+
+    def count_close(self, trade: Trade) -> None:
+        pnl = trade.net_pnl or Decimal(0)
+        self.closed += 1
+        self.wins += pnl > 0
+        self.net_pnl += pnl
+        if self.tell is not None:
+            self.tell(f"{_when(trade.exit_time)}  {trade.bot_id} closes {trade.symbol} {trade.direction} "
+                      f"@ {_text(trade.exit_price)} ({trade.exit_reason}): net PnL {_text(trade.net_pnl)}")
+
+
+def _text(amount: Decimal | None) -> str:
+    return "-" if amount is None else format(amount.normalize(), "f")
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else output.text(moment)
+
+
 class PaperBot:
     """One paper-trading bot: its strategy, its balance, and the positions it holds in memory."""
 
-    def __init__(self, repository: Repository, bot_id: str, strategy: Strategy, market: Market) -> None:
+    def __init__(
+        self, repository: Repository, bot_id: str, strategy: Strategy, market: Market, *,
+        clock: Clock | None = None, tally: Tally | None = None, heartbeat_every: int = 24,
+    ) -> None:
         self.repository = repository
         self.bot_id = bot_id
         self.strategy = strategy
         self.market = market
+        self.clock = clock
+        self.tally = tally if tally is not None else Tally()
+        self.heartbeat_every = heartbeat_every  # candles (simulated hours) between two heartbeats
         self.balance = INITIAL_BALANCE
         self.positions: dict[str, Position] = {}
         self.done = WARMUP - 1  # the last candle fully processed
@@ -99,10 +169,12 @@ class PaperBot:
     async def run(self, crash: asyncio.Event | None = None, crash_from: int | None = None) -> None:
         """Trade every remaining candle; a crash victim signals `crash` and waits there to be killed."""
         for index in range(self.done + 1, self.market.end):
+            if self.clock is not None:
+                await self.clock.reach(index)
             for symbol in self.market.candles:
                 await self._on_candle(symbol, index)
             self.done = index
-            if (index - WARMUP + 1) % 24 == 0:
+            if (index - WARMUP + 1) % self.heartbeat_every == 0:
                 await self.repository.heartbeat(self.bot_id)
             if crash is not None and crash_from is not None and index >= crash_from:
                 # Most telling with two positions open; settle for one in the second half of what is left.
@@ -148,6 +220,7 @@ class PaperBot:
         })
         self.positions[symbol] = Position(trade.id, symbol, signal.direction, entry_time, price, size,
                                           signal.stop, signal.target)
+        self.tally.count_open(trade)
 
     async def _close(self, position: Position, candle: Candle, price: Decimal, reason: str) -> None:
         closed = await self.repository.close_trade(
@@ -156,3 +229,4 @@ class PaperBot:
         )
         del self.positions[position.symbol]
         self.balance += closed.net_pnl or 0
+        self.tally.count_close(closed)
