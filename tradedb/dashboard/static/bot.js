@@ -91,7 +91,7 @@ function renderMetrics(metrics) {
 function renderDaily(daily) {
   const mine = daily.bots.find((b) => b.id === botId) || { daily: daily.days.map(() => null), cumulative: [] };
   const days = mine.cumulative.length ? daily.days : [];
-  dayLines($('#chart-equity'), { days, series: [{ label: 'cumulative PnL', values: mine.cumulative.map(toNumber) }] });
+  dayLines($('#chart-equity'), { days, fromZero: true, series: [{ label: 'cumulative PnL', values: mine.cumulative.map(toNumber) }] });
   dayBars($('#chart-daily'), { days, values: mine.daily.map(toNumber), label: 'PnL' });
 }
 

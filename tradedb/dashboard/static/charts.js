@@ -27,6 +27,9 @@ export function short(v) {
   return String(+v.toFixed(a >= 1 ? 2 : 4));
 }
 
+// [top, right, bottom, left]; room for the last x label (null: uPlot's own)
+const PADDING = [10, 36, null, null];
+
 const legendValue = (u, v) => (v === null || v === undefined ? '—' : short(v));
 
 /** A chart slot: the element (#chart-...) holding one uPlot, or a "no data" note. */
@@ -102,25 +105,44 @@ function dayAxis() {
   };
 }
 
-function dayScale(pad) {
-  return {
-    time: true,
-    range: (u, min, max) => (min === null ? [0, DAY] : [min - pad * DAY, max + pad * DAY]),
+/**
+ * An x range padded around the data when uPlot autoscales (a zoom passes through).
+ * One point gets `single` seconds each side (uPlot's own time default for one point
+ * is 1000 days wide).
+ */
+function paddedRange(pad, single) {
+  return (u, min, max) => {
+    const xs = u.data[0];
+    if (!xs || !xs.length || min === null) return [0, DAY];
+    const lo = xs[0];
+    const hi = xs[xs.length - 1];
+    if (lo === hi) return min === lo ? [lo - single, hi + single] : [min, max];
+    return min === lo && max === hi ? [lo - pad, hi + pad] : [min, max];
   };
+}
+
+function dayScale(pad) {
+  return { time: true, range: paddedRange(pad * DAY, DAY) };
 }
 
 /**
  * Lines over UTC days. days: ["YYYY-MM-DD", ...]; series: [{label, values: [number|null]}].
  */
-export function dayLines(container, { days, series, height = 300, empty = 'No closed trades yet.' }) {
+export function dayLines(container, { days, series, height = 300, empty = 'No closed trades yet.', fromZero = false }) {
   const s = slot(container, height);
   if (!days.length || !series.length) return s.empty(empty);
   const xs = days.map(epochSeconds);
+  if (fromZero) {
+    // Cumulative lines start from 0 the day before the first exit day.
+    xs.unshift(xs[0] - DAY);
+    series = series.map((x) => ({ ...x, values: [0, ...x.values] }));
+  }
   const signature = `lines|${series.map((x) => x.label).join('\u0000')}`;
   return s.draw(signature, () => ({
     tzDate: utc,
+    padding: PADDING,
     cursor: { drag: { x: true, y: false } },
-    scales: { x: dayScale(days.length === 1 ? 1 : 0.5) },
+    scales: { x: dayScale(0.5) },
     axes: [dayAxis(), yAxis()],
     series: [
       { label: 'day (UTC)', value: (u, ts) => (ts === null ? '—' : isoDay(ts)) },
@@ -156,8 +178,9 @@ export function dayBars(container, { days, values, label = 'PnL', height = 220, 
   const xs = days.map(epochSeconds);
   return s.draw(`daybars|${label}`, () => ({
     tzDate: utc,
+    padding: PADDING,
     cursor: { drag: { x: true, y: false } },
-    scales: { x: dayScale(days.length === 1 ? 1 : 0.6) },
+    scales: { x: dayScale(0.6) },
     axes: [dayAxis(), yAxis()],
     series: [
       { label: 'day (UTC)', value: (u, ts) => (ts === null ? '—' : isoDay(ts)) },
@@ -176,6 +199,7 @@ export function categoryBars(container, { labels, axisLabels, values, colors, la
   const xs = labels.map((_, i) => i);
   const palette = colors;
   return s.draw(`catbars|${labels.join('\u0000')}`, () => ({
+    padding: PADDING,
     cursor: { drag: { x: false, y: false }, points: { show: false } },
     scales: { x: { time: false, range: () => [-0.5, labels.length - 0.5] } },
     axes: [
@@ -207,9 +231,10 @@ export function timeLines(container, { times, series, height = 260, empty = 'No 
   const signature = `tlines|${series.map((x) => `${x.label}@${x.scale}`).join('\u0000')}`;
   return s.draw(signature, () => ({
     tzDate: utc,
+    padding: PADDING,
     cursor: { drag: { x: true, y: false } },
     scales: {
-      x: { time: true, range: (u, min, max) => (min === max ? [min - 3600, max + 3600] : [min, max]) },
+      x: { time: true, range: paddedRange(0, 12 * 3600) },
     },
     axes: [
       { stroke: '#57606a', font: axisFont, grid, ticks, space: 110,

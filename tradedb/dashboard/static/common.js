@@ -200,8 +200,9 @@ export function showError(err) {
   }
   const message = err instanceof Error ? err.message : String(err);
   if (err && err.status === 401) {
-    fill(line, el('strong', { text: 'token required' }), ` — ${message.replace(/^token required:?\s*/i, '')} `,
-      'Open the dashboard with ?token=… in its address once; it then keeps the token in a cookie.');
+    const advice = message.replace(/^token required:?\s*/i, '')
+      || 'open the dashboard with ?token=… in its address once; it then keeps the token in a cookie';
+    fill(line, el('strong', { text: 'token required' }), ` — ${advice}`);
   } else {
     fill(line, el('strong', { text: 'Error: ' }), message);
   }

@@ -70,6 +70,7 @@ function renderDaily(daily) {
   dayLines($('#chart-cumulative'), {
     days: daily.days,
     series: bots.map((b) => ({ label: b.id, values: b.cumulative.map(toNumber) })),
+    fromZero: true,
   });
   const sums = daily.days.map((_, i) => {
     let sum = null;

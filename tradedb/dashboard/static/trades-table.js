@@ -93,7 +93,6 @@ export class TradesTable {
   /** Render one page answer of /api/trades. */
   render(data) {
     this.pages = Math.max(1, data.pages || 0);
-    this.renderHead();
     const rows = data.rows.map((r) => el('tr', { dataset: { trade: r.id } },
       this.columns.map((c) => el('td', { class: c.num ? 'num' : null, dataset: { col: c.key } }, c.render(r)))));
     if (!rows.length) {

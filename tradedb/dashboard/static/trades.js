@@ -36,6 +36,10 @@ function writeState() {
 }
 
 function setOptions(select, values, allLabel, current) {
+  // Rebuilt only when the list changed (a live refresh must not close an open select).
+  const signature = JSON.stringify([values, current]);
+  if (select.dataset.signature === signature) return;
+  select.dataset.signature = signature;
   const options = [el('option', { value: '', text: allLabel })];
   const seen = new Set();
   for (const { value, label } of values) {
