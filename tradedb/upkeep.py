@@ -18,7 +18,7 @@ from .bots import get_stale_bots
 from .database import Check, SchemaState, Session
 from .errors import ValidationError
 from .paths import check_destination, path_text
-from .queries import QUERIES
+from .queries import DIALECTS, QUERIES
 from .records import MONEY
 from .values import EXACT, time_to_text, utc_now
 
@@ -34,6 +34,11 @@ OF_ANOTHER_TYPE = QUERIES["trades_of_another_type"]
 BOT_BOOKS = QUERIES["bot_books"]
 CLOSED_NET_PNL_BY_BOT = QUERIES["closed_net_pnl_by_bot"]
 CLOSED_NET_PNL = QUERIES["closed_net_pnl"]
+STORED_STATS = QUERIES["stored_closed_trade_stats"]
+STATS_FROM_TRADES = QUERIES["closed_trade_stats_from_trades"]
+STATS_INPUTS = QUERIES["closed_trade_stats_inputs"]
+CLEAR_STATS = QUERIES["clear_closed_trade_stats"]
+FILL_STATS = QUERIES["fill_closed_trade_stats"]
 
 # Rows per retention batch. Measured on a noisy 2-core box with 200k old
 # trades: see README.md, "Retention", for the time a batch holds the lock.
@@ -43,7 +48,7 @@ CLEANUP_BATCH = 200
 # process's coroutines (which queue for it).
 CLEANUP_PAUSE = 0.005
 STALE_AFTER = timedelta(minutes=5)
-# Trades a problem names as examples, and bots with wrong books named one a line.
+# Trades (or rows) a problem names as examples, and bots with wrong books named one a line.
 EXAMPLES = 3
 MAX_WRONG_BOOKS_SHOWN = 10
 # As in analytics: the widest amount text whose 10^-8 units SQLite's CAST
@@ -141,6 +146,57 @@ def wrong_books(session: Session) -> list[tuple[str, Any, str]]:
     return wrong
 
 
+StatsKey = tuple[Any, Any, Any, Any]  # closed_trade_stats' primary key: bot_id, day, symbol, bucket
+
+
+def closed_trade_stats_drift(session: Session) -> list[StatsKey]:
+    """The keys of closed_trade_stats whose row differs from the aggregate of the closed trades (or is missing, or extra).
+
+    A row whose sum SQLite could not keep exactly (REAL, or widest_amount
+    past 19: readers sum its trades themselves) is compared by its counts.
+    """
+    stored = {tuple(row[:4]): tuple(row[4:]) for row in session.each(STORED_STATS, {})}
+    expected: dict[StatsKey, tuple[int, int, int, int]] = {}
+    wide = False
+    for bot_id, day, symbol, bucket, trades, wins, losses, high, low, widest in session.each(STATS_FROM_TRADES, {}):
+        expected[(bot_id, day, symbol, bucket)] = (trades, wins, losses, int(high) * 1_000_000_000 + int(low))
+        wide = wide or widest > WIDEST_SUMMED_IN_SQL
+    if wide:
+        # An amount wider than CAST reads exactly: every sum again, in Python, from the amounts' text.
+        units: dict[StatsKey, int] = defaultdict(int)
+        for bot_id, day, symbol, bucket, net_pnl in session.each(STATS_INPUTS, {}):
+            if net_pnl is not None:
+                units[(bot_id, day, symbol, bucket)] += int(str(net_pnl).replace(".", ""))
+        expected = {key: (*counts[:3], units[key]) for key, counts in expected.items()}
+    drifted = []
+    for key in stored.keys() | expected.keys():
+        have, want = stored.get(key), expected.get(key)
+        if have is None or want is None:
+            drifted.append(key)
+            continue
+        trades, wins, losses, net_pnl_units, widest = have
+        exact = not isinstance(net_pnl_units, float) and widest <= WIDEST_SUMMED_IN_SQL
+        try:
+            right = (trades, wins, losses) == want[:3] and (not exact or int(net_pnl_units) == want[3])
+        except Exception:  # noqa: BLE001  (a hand edit past the column's type)
+            right = False
+        if not right:
+            drifted.append(key)
+    return sorted(drifted, key=lambda key: tuple(map(str, key)))
+
+
+def rebuild_closed_trade_stats(session: Session) -> int:
+    """Fill closed_trade_stats again from the closed trades (what migration 0003 did); the rows it now holds."""
+    session.exec(CLEAR_STATS, {})
+    return session.exec(FILL_STATS, {})
+
+
+def rebuild_stats_sql(dialect: str) -> str:
+    """The statements that rebuild closed_trade_stats in `dialect`'s shell, on one line."""
+    fill = DIALECTS[dialect][FILL_STATS.name].sql.split("\n", 1)[1]  # without the "-- name:" line
+    return f"BEGIN; DELETE FROM closed_trade_stats; {' '.join(fill.split())}; COMMIT;"
+
+
 def shown(value: Any) -> str:
     """`value` as text on one line: as it is when printable, else escaped."""
     return value if isinstance(value, str) and value.isprintable() else ascii(value)
@@ -227,6 +283,24 @@ def health(session: Session, location: str, full: bool, stale_after: timedelta) 
             problems.append(
                 f"{len(wrong) - MAX_WRONG_BOOKS_SHOWN} more bot(s) have a total_pnl other than their closed trades' "
                 "net_pnl sum: correct those above, then run the health check again to see the next ones"
+            )
+    if full:
+        # Reports over all history read closed_trade_stats, which triggers
+        # keep equal to the closed trades; a hand edit (or dropped trigger)
+        # sets them apart. One pass over the trades: only in a full check.
+        check("closed_trade_stats_drift", lambda: closed_trade_stats_drift(session))
+        drifted = report["closed_trade_stats_drift"]
+        if drifted is not None:
+            report["closed_trade_stats_drift"] = len(drifted)
+        if drifted:
+            examples = ", ".join(
+                f"({', '.join(map(one_line, key[:3]))}, {shown(key[3])})" for key in drifted[:EXAMPLES]
+            )
+            problems.append(
+                f"closed_trade_stats disagrees with the trades table in {len(drifted)} (bot_id, day, symbol, bucket) "
+                f"row(s), for example {examples}: it was written outside tradedb, or its triggers were dropped, so "
+                "reports over all history are wrong. With the bots stopped, rebuild it from the trades in the "
+                f"database's shell: {rebuild_stats_sql(session.dialect)}"
             )
     # Stale bots are the bots' trouble, not the database's: reported, but
     # they do not make the database unhealthy.
