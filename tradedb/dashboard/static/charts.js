@@ -30,7 +30,7 @@ export function short(v) {
 // [top, right, bottom, left]; room for the last x label (null: uPlot's own)
 const PADDING = [10, 36, null, null];
 
-const legendValue = (u, v) => (v === null || v === undefined ? '—' : short(v));
+const legendValue = (u, v) => (v === null || v === undefined ? '—' : v.toFixed(2));
 
 /** A chart slot: the element (#chart-...) holding one uPlot, or a "no data" note. */
 class Slot {
