@@ -164,3 +164,16 @@ def test_ctrl_c_during_the_replay_stops_the_bots_and_exits_cleanly(database: Pat
         demo.kill()
     found = asyncio.run(statuses(database))
     assert len(found) == 2 and set(found.values()) == {"stopped"}, found
+
+
+def test_serving_off_loopback_without_a_token_is_refused_before_the_database_is_made(tmp_path: Path) -> None:
+    database = tmp_path / "demo.db"
+    env = {k: v for k, v in os.environ.items() if k not in ("TRADEDB_DATABASE", "TRADEDB_DASHBOARD_TOKEN")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tradedb", "demo", "--serve", "--host", "0.0.0.0", "--days", "1",
+         "--database", str(database)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert "0.0.0.0 is reachable from other machines: give a token with --token" in done.stderr
+    assert not database.exists()

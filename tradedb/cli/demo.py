@@ -29,11 +29,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import Repository, Trade
+from ..dashboard import check_binding
 from . import output
 from .common import database_target, opened, require_creatable, where
 from .market import HOUR, SYMBOLS, WARMUP
 from .paperbot import INITIAL_BALANCE, Clock, Market, PaperBot, Tally, build_market
-from .serve import serving, until_stopped
+from .serve import given_token, serving, until_stopped
 from .strategies import Position, strategy_for
 
 # The victim crashes at the first candle past 40% of the run where it holds two positions (from halfway
@@ -180,6 +181,8 @@ async def run_demo(options: argparse.Namespace) -> int:
     target = database_target(options)
     if isinstance(target, Path):
         require_creatable(target)
+    if options.serve:
+        check_binding(options.host, given_token(options))  # before the database is created
     market: Market = build_market(options.seed, options.days)
     if not options.serve:
         async with opened(target, migrate=True) as repository:
