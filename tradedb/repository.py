@@ -418,8 +418,6 @@ class Repository:
             raise ValidationError("full", f"expected True or False, got {shown(full)}")
         return await self._db.inspect(upkeep.health, self.location, int.__int__(full) != 0, stale_after)
 
-    # Metrics
-
     # Reports over the whole database (what `tradedb serve` shows)
 
     async def get_bot_overview(self, today: date | str | None = None) -> list[reports.BotOverview]:
@@ -502,6 +500,8 @@ class Repository:
             raise ValidationError("interval", "expected seconds above 0")
         async for count in self._db.changes(seconds):
             yield count
+
+    # Metrics
 
     async def create_performance_metrics(self, data: Mapping[str, Any]) -> PerformanceMetrics:
         """Store one calculation of a bot's performance."""
