@@ -56,7 +56,9 @@ async def lifecycles(path: str, bot_id: str, count: int, seed: int) -> None:
     errors: list[str] = []
     worst = 0.0
     trade_ids = []
-    async with tradedb.connect(path, busy_timeout=30) as repo:
+    # With $TRADEDB_TEST_REPLICAS (space-separated URLs), reads outside transactions go to those replicas.
+    replicas = os.environ.get("TRADEDB_TEST_REPLICAS", "").split()
+    async with tradedb.connect(path, busy_timeout=30, replicas=replicas) as repo:
         for _ in range(count):
             try:
                 started = time.perf_counter()
@@ -67,11 +69,16 @@ async def lifecycles(path: str, bot_id: str, count: int, seed: int) -> None:
                     current = await repo.get_trade_by_id(trade.id)
                     exit_price = current.entry_price * Decimal(rng.randint(90, 110)) / 100
                     await repo.close_trade(trade.id, exit_price=exit_price, commission="0.01")
+                # Read-your-writes, outside any transaction (on a replica when there is one).
+                if any(t.id == trade.id for t in await repo.get_open_trades(bot_id)):
+                    errors.append(f"trade {trade.id} read back as open after it was closed")
                 worst = max(worst, (time.perf_counter() - started) / 4)
                 trade_ids.append(trade.id)
             except Exception as error:  # counted, and the test asserts there are none
                 errors.append(f"{type(error).__name__}: {error}")
-    print(json.dumps({"errors": errors, "worst_seconds": worst, "trades": trade_ids}))
+    db = repo._db
+    replica_reads = sum(state.reads for state in getattr(db, "states", []))
+    print(json.dumps({"errors": errors, "worst_seconds": worst, "trades": trade_ids, "replica_reads": replica_reads}))
 
 
 async def writer(path: str, bot_id: str, seed: int) -> None:

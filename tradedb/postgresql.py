@@ -902,6 +902,10 @@ class Database:
         """Run unit(session, *args) with each statement on its own (health checks)."""
         return await self._run(_direct, unit, args, retry_lost=True)
 
+    def in_transaction(self) -> bool:
+        """Whether the calling task is inside its transaction() block."""
+        return self._held_by_caller() is not None
+
     def _held_by_caller(self) -> _Held | None:
         if not self._held:
             return None

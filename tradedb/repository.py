@@ -416,7 +416,21 @@ class Repository:
         stale_after = _duration("stale_after", stale_after)
         if not isinstance(full, int):  # bool is an int; read as one, so no __bool__ of a caller's is called
             raise ValidationError("full", f"expected True or False, got {shown(full)}")
-        return await self._db.inspect(upkeep.health, self.location, int.__int__(full) != 0, stale_after)
+        report: dict[str, Any] = await self._db.inspect(upkeep.health, self.location, int.__int__(full) != 0, stale_after)
+        replica_report = getattr(self._db, "replica_report", None)
+        if replica_report is not None:
+            await self._db.check()  # type: ignore[attr-defined]  # as they are now, not as of the last check
+            replicas = replica_report()
+            problems = report.pop("problems", [])
+            report["replicas"] = replicas
+            unreachable = [r["replica"] for r in replicas if not r["reachable"]]
+            if unreachable:
+                problems.append(
+                    f"read replica(s) {', '.join(unreachable)} unreachable: reads go to the other replicas or the primary"
+                )
+                report["ok"] = False
+            report["problems"] = problems
+        return report
 
     # Reports over the whole database (what `tradedb serve` shows)
 
@@ -513,11 +527,13 @@ class Repository:
 
 
 async def open_repository(
-    database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float, pool_size: int
+    database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float, pool_size: int,
+    replicas: Sequence[str] = (), replica_wait: float = 0.5, max_replica_lag: float = 5.0,
 ) -> Repository:
-    """Resolve, migrate and open a database: a SQLite file, or a PostgreSQL database by URL."""
+    """Resolve, migrate and open a database: a SQLite file, or a PostgreSQL database by URL (and its read replicas)."""
     busy_timeout = _seconds("busy_timeout", busy_timeout)
     pool_size = _pool_size(pool_size)
+    replica_urls = _replica_urls(replicas)
     if database is None:
         database = os.environ.get("TRADEDB_DATABASE") or DEFAULT_DATABASE
     text = path_text("database", database)
@@ -526,8 +542,48 @@ async def open_repository(
         db: Database = await backend.open_database(
             text, migrate=migrate, busy_timeout=float(busy_timeout), pool_size=pool_size
         )
+        if replica_urls:
+            db = await _with_replicas(backend, db, replica_urls, float(busy_timeout), pool_size,
+                                      _seconds("replica_wait", replica_wait), _seconds("max_replica_lag", max_replica_lag))
         return Repository(db)
+    if replica_urls:
+        raise ValidationError("replicas", "read replicas are PostgreSQL's: give a postgresql:// database, or no replicas")
     return Repository(await open_sqlite(text, migrate, busy_timeout))
+
+
+def _replica_urls(replicas: Any) -> list[str]:
+    """The replicas' URLs, checked as far as they can be before connecting."""
+    if isinstance(replicas, (str, bytes, os.PathLike)) or not isinstance(replicas, Sequence):
+        raise ValidationError("replicas", f"expected a list of postgresql:// URLs, got {shown(replicas)}")
+    urls = []
+    for index, url in enumerate(replicas):
+        text = path_text(f"replicas[{index}]", url)
+        if not text.startswith(POSTGRESQL_SCHEMES):
+            raise ValidationError(f"replicas[{index}]", "expected a postgresql:// URL of a streaming standby")
+        urls.append(text)
+    return urls
+
+
+async def _with_replicas(
+    backend: Any, primary: Database, urls: list[str], busy_timeout: float, pool_size: int,
+    replica_wait: float, max_replica_lag: float,
+) -> Database:
+    """The primary with its replicas; a replica that is down now is skipped until it answers, not refused."""
+    from .replicas import ReplicatedDatabase
+
+    replicas = []
+    try:
+        for url in urls:
+            backend.check_url(url)
+            replicas.append(backend.Database(url, pool_size, busy_timeout))
+        db = ReplicatedDatabase(primary, replicas, replica_wait=replica_wait, max_replica_lag=max_replica_lag)
+        await db.open()
+    except BaseException:
+        for replica in replicas:
+            await replica.close()
+        await primary.close()
+        raise
+    return db
 
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
@@ -577,8 +633,9 @@ async def open_sqlite(database: str, migrate: bool, busy_timeout: float) -> SQLi
 class Connection:
     """What tradedb.connect returns: await it, or use it with `async with`."""
 
-    def __init__(self, database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float, pool_size: int) -> None:
-        self._args = (database, migrate, busy_timeout, pool_size)
+    def __init__(self, database: str | os.PathLike[str] | None, migrate: bool, busy_timeout: float, pool_size: int,
+                 replicas: Sequence[str] = (), replica_wait: float = 0.5, max_replica_lag: float = 5.0) -> None:
+        self._args = (database, migrate, busy_timeout, pool_size, replicas, replica_wait, max_replica_lag)
         self._repository: Repository | None = None
 
     def __await__(self) -> Generator[Any, None, Repository]:
@@ -602,9 +659,15 @@ def connect(
     migrate: bool = True,
     busy_timeout: float = 5.0,
     pool_size: int = 4,
+    replicas: Sequence[str] = (),
+    replica_wait: float = 0.5,
+    max_replica_lag: float = 5.0,
 ) -> Connection:
     """Open a trade database: a path, sqlite:/// or postgresql:// URL; None: $TRADEDB_DATABASE or db/trading.db.
 
     pool_size: connections this process keeps to a PostgreSQL server (SQLite uses one writer and one reader).
+    replicas: postgresql:// URLs of streaming standbys that serve reads outside transactions; this
+    repository's reads wait up to replica_wait seconds for a replica to replay its own last write (else
+    read the primary), and a replica more than max_replica_lag seconds behind is skipped (README: Read replicas).
     """
-    return Connection(database, migrate, busy_timeout, pool_size)
+    return Connection(database, migrate, busy_timeout, pool_size, replicas, replica_wait, max_replica_lag)
