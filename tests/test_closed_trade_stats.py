@@ -316,6 +316,22 @@ async def test_health_reports_drift_names_the_table_and_its_rebuild_repairs_it(r
     assert report["ok"] is True and report["closed_trade_stats_drift"] == 0
 
 
+async def test_health_names_a_dropped_trigger_of_0003_and_the_drift_it_lets_in(repo, bot, raw_sql, backend):
+    if backend == "sqlite":
+        raw_sql.execute("DROP TRIGGER closed_trade_stats_on_insert")
+        said = ["trigger closed_trade_stats_on_insert is missing"]
+    else:
+        raw_sql.execute("DROP TRIGGER closed_trade_stats_on_insert ON trades")
+        raw_sql.execute("ALTER TABLE bot_instances DISABLE TRIGGER bot_instances_notify_changes")
+        said = ["trigger closed_trade_stats_on_insert of sql/postgresql/schema.sql is missing or disabled",
+                "trigger bot_instances_notify_changes of sql/postgresql/schema.sql is missing or disabled"]
+    await repo.create_trade(closed())
+    report = await repo.health(full=True)
+    assert report["ok"] is False and report["closed_trade_stats_drift"] == 1
+    for words in said:
+        assert any(words in problem for problem in report["problems"]), (words, report["problems"])
+
+
 @pytest.mark.sqlite_only("the rebuild unit of work on a plain sqlite3 connection, as tests/test_postgresql_queries.py runs units")
 async def test_the_rebuild_unit_of_work_fills_the_table_again(repo, bot, raw_sql, database):
     await repo.create_trades([closed(), closed(symbol="ETHUSDT", pnl_percentage=None)])
