@@ -18,6 +18,7 @@ import tradedb
 from tradedb.queries import QUERIES
 from tradedb.replicas import ReplicatedDatabase
 
+from cli_support import cli
 from conftest import trade_data
 from pg_support import url_of
 from procs import new_postgresql_database, read
@@ -189,3 +190,28 @@ async def test_eight_processes_with_a_replica_attached(primary_url: str, standby
     assert all(r["replica_reads"] > 0 for r in reports), [r["replica_reads"] for r in reports]
     statuses = dict(read(primary_url, "SELECT status, count(*) FROM trades GROUP BY status"))
     assert statuses == {"closed": 800}
+
+
+def test_status_and_serve_take_replicas(primary_url: str, standby: Standby, tmp_path: Path) -> None:
+    standby.wait_for_replay()
+    replica = standby.url_of(primary_url)
+    status = cli("status", "--database", primary_url, "--replica", replica, cwd=tmp_path)
+    assert status.code == 0, status.err
+    line = next(line for line in status.out.splitlines() if line.startswith("read replicas"))
+    assert f"127.0.0.1:{standby.port}" in line and "reachable, replay lag" in line
+    report = json.loads(cli("status", "--json", "--replica", replica, "--database", primary_url, cwd=tmp_path).out)
+    assert report["replicas"][0]["in_recovery"] is True and report["ok"] is True
+    broken = cli("status", "--database", primary_url, "--replica", "postgresql://root@127.0.0.1:1/none", cwd=tmp_path)
+    assert broken.code == 1 and "unreachable" in broken.out
+    server = subprocess.Popen([sys.executable, "-m", "tradedb", "serve", "--database", primary_url, "--replica", replica,
+                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        address = server.stdout.readline().split(" at ")[1].split()[0]  # type: ignore[union-attr]
+        import urllib.request
+
+        with urllib.request.urlopen(f"{address}api/overview", timeout=10) as answer:
+            assert json.load(answer)["bots"] == []
+    finally:
+        server.send_signal(__import__("signal").SIGINT)
+        out, err = server.communicate(timeout=20)
+    assert server.returncode == 0, err

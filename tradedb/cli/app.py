@@ -75,6 +75,13 @@ def _global_options(parser: Parser, json_output: bool, *, top: bool) -> None:
         help="database file, sqlite:///path.db or postgresql://user@host:5432/dbname "
              "(default: $TRADEDB_DATABASE, else db/trading.db)",
     )
+    parser.add_argument(
+        "--replica",
+        metavar="URL",
+        action="append",
+        default=default(None),
+        help="postgresql:// URL of a read replica (a streaming standby) to read from; repeat for several",
+    )
     parser.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks and debug logs")
     if json_output:
         parser.add_argument("--json", action="store_true", default=default(False),
@@ -281,6 +288,8 @@ def _run(argv: Sequence[str] | None) -> int:
     # A PostgreSQL URL's password: taken out of every log line and error (a library message is redacted
     # already; this catches what a driver or the OS repeats).
     secrets = secrets_in(given_database(options))
+    for replica in getattr(options, "replica", None) or []:
+        secrets += secrets_in(replica)
     configure_logging(options.debug, secrets)
     handler: Handler = options.handler
     try:

@@ -21,6 +21,7 @@ from . import output
 from .args import format_age
 from .common import (
     database_target,
+    given_replicas,
     open_existing,
     opened,
     require_bot,
@@ -117,6 +118,7 @@ _HEALTH_LABELS = {
     "journal_mode": "journal mode",
     "sqlite_version": "SQLite",
     "server_version": "PostgreSQL",
+    "replicas": "read replicas",
     "problems": "problems",
 }
 
@@ -130,13 +132,22 @@ def _size(size: Any) -> str:
     return f"{size} bytes"
 
 
+def _replica_line(replica: dict[str, Any]) -> str:
+    """One replica in `tradedb status`: where, reachable, its replay lag, whether reads go to it."""
+    if not replica["reachable"]:
+        return f"{replica['replica']} unreachable ({replica.get('error') or 'no answer'})"
+    lag = replica["replay_lag_seconds"]
+    return (f"{replica['replica']} reachable, replay lag {'unknown' if lag is None else f'{lag:.3f} s'} "
+            f"({replica['replay_lag_bytes']} bytes){'' if replica['used_for_reads'] else ', not used for reads'}")
+
+
 async def run_status(options: argparse.Namespace) -> int:
     """Print the health report; exit status 1 when the database is not healthy."""
     target = database_target(options)
     if isinstance(target, Path):
         require_file(target)
     try:
-        async with opened(target, migrate=False) as repository:
+        async with opened(target, migrate=False, replicas=given_replicas(options)) as repository:
             report = dict(await repository.health(full=options.full, stale_after=options.stale_after))
     except MigrationError as error:
         # The repository will not open a database at another schema; report what the schema says instead.
@@ -153,6 +164,8 @@ async def run_status(options: argparse.Namespace) -> int:
         for key in ("file_size_bytes", "database_size_bytes"):
             if key in shown:
                 shown[key] = _size(shown[key])
+        if shown.get("replicas"):
+            shown["replicas"] = "; ".join(_replica_line(replica) for replica in shown["replicas"])
         if shown.get("stale_bots") is not None:
             shown["stale_bots"] = f"{output.text(shown['stale_bots'])} (running, silent for over {format_age(options.stale_after)})"
         lines: list[tuple[str, Any]] = []

@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,11 @@ def given_database(options: argparse.Namespace) -> str:
     if database is None:
         database = os.environ.get("TRADEDB_DATABASE") or DEFAULT_DATABASE
     return str(database)
+
+
+def given_replicas(options: argparse.Namespace) -> list[str]:
+    """The --replica URLs given (none: reads go to the database itself)."""
+    return list(getattr(options, "replica", None) or [])
 
 
 def is_url(text: str) -> bool:
@@ -190,10 +195,11 @@ def driver_error(error: BaseException, url: str) -> TradeDBError:
 
 
 @asynccontextmanager
-async def opened(target: Path | str, *, migrate: bool) -> AsyncIterator[Repository]:
-    """A repository on `target` (a file or a URL); errors from SQLite, psycopg or the file system name the database."""
+async def opened(target: Path | str, *, migrate: bool, replicas: Sequence[str] = ()) -> AsyncIterator[Repository]:
+    """A repository on `target` (a file or a URL, with its read replicas); errors from SQLite, psycopg or the file
+    system name the database."""
     try:
-        repository = await connect(target, migrate=migrate)
+        repository = await connect(target, migrate=migrate, replicas=list(replicas))
     except (sqlite3.Error, OSError) as error:
         # Raised before tradedb could translate it (yoyo opening the file, say).
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
@@ -214,7 +220,7 @@ async def open_existing(options: argparse.Namespace) -> AsyncIterator[Repository
     target = database_target(options)
     if isinstance(target, Path):
         require_file(target)
-    async with opened(target, migrate=False) as repository:
+    async with opened(target, migrate=False, replicas=given_replicas(options)) as repository:
         yield repository
 
 
