@@ -31,7 +31,7 @@ from typing import Any
 from .. import Repository, Trade
 from ..dashboard import check_binding
 from . import output
-from .common import database_target, opened, require_creatable, where
+from .common import database_target, given_replicas, opened, require_creatable, where
 from .market import HOUR, SYMBOLS, WARMUP
 from .paperbot import INITIAL_BALANCE, Clock, Market, PaperBot, Tally, build_market
 from .serve import given_token, serving, until_stopped
@@ -185,11 +185,11 @@ async def run_demo(options: argparse.Namespace) -> int:
         check_binding(options.host, given_token(options))  # before the database is created
     market: Market = build_market(options.seed, options.days)
     if not options.serve:
-        async with opened(target, migrate=True) as repository:
+        async with opened(target, migrate=True, replicas=given_replicas(options)) as repository:
             await trade(repository, options, market, target)
         print(f"\nDone in {time.monotonic() - started:.1f}s. {look_around(options, target)}")
         return 0
-    async with opened(target, migrate=True) as repository:
+    async with opened(target, migrate=True, replicas=given_replicas(options)) as repository:
         async with serving(repository, options) as server:
             stop = asyncio.create_task(until_stopped())
             stopped = asyncio.Event()
