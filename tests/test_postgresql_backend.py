@@ -251,19 +251,19 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(url, pg_migrati
         await repo.close_trade(trade.id, exit_price="51000")
     with connect(url) as raw:
         before = raw.execute(SCHEMA_AND_ROWS).fetchone()
-    depends = "0003.closed-trade-stats"
+    depends = "0004.archived-pnl"
     if good_first:
-        add_migration(pg_migrations, "0004.good", "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n", depends)
-        depends = "0004.good"
-    add_migration(pg_migrations, "0005.broken", BROKEN, depends)
-    with pytest.raises(tradedb.MigrationError, match="0005.broken|failed"):
+        add_migration(pg_migrations, "0005.good", "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n", depends)
+        depends = "0005.good"
+    add_migration(pg_migrations, "0006.broken", BROKEN, depends)
+    with pytest.raises(tradedb.MigrationError, match="0006.broken|failed"):
         await tradedb.connect(url)
     with connect(url) as raw:
         assert raw.execute(SCHEMA_AND_ROWS).fetchone() == before
 
 
 async def test_a_failing_migration_on_a_new_database_leaves_it_empty(new_url, pg_migrations):
-    add_migration(pg_migrations, "0004.broken", BROKEN, "0003.closed-trade-stats")
+    add_migration(pg_migrations, "0005.broken", BROKEN, "0004.archived-pnl")
     with pytest.raises(tradedb.MigrationError):
         await tradedb.connect(new_url)
     with connect(new_url) as raw:
@@ -315,10 +315,10 @@ async def test_two_processes_migrating_a_new_database_at_once_both_succeed_and_m
         assert result.returncode == 0 and result.stdout.strip() == "0", result.stderr
     with connect(new_url) as raw:
         assert [row[0] for row in raw.execute("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")] == [
-            "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats",
+            "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
         ]
         applies = raw.execute("SELECT count(*) FROM _yoyo_log WHERE operation = 'apply'").fetchone()[0]
-        assert applies == 3
+        assert applies == 4
 
 
 async def test_a_stale_yoyo_lock_row_does_not_block_connect(new_url):

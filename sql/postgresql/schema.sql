@@ -49,12 +49,16 @@ CREATE TABLE bot_instances (
     extra_metadata  JSONB,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- Migration 0004: the net_pnl of the bot's closed trades that retention took out of this
+    -- database. total_pnl is the sum of the closed trades' net_pnl here, plus archived_pnl.
+    archived_pnl    NUMERIC(1000,8) NOT NULL DEFAULT 0,
 
     CONSTRAINT bot_instances_id_not_empty CHECK (length(id) BETWEEN 1 AND 255),
     CONSTRAINT bot_instances_type_known CHECK (type IN ('paper', 'live', 'optimization')),
     CONSTRAINT bot_instances_status_known CHECK (status IN ('running', 'stopped', 'error')),
     CONSTRAINT bot_instances_current_balance_decimal CHECK (current_balance <> 'NaN'),
     CONSTRAINT bot_instances_total_pnl_decimal CHECK (total_pnl <> 'NaN'),
+    CONSTRAINT bot_instances_archived_pnl_decimal CHECK (archived_pnl <> 'NaN'),
     CONSTRAINT bot_instances_started_at_utc CHECK (started_at BETWEEN '0001-01-01 00:00:00Z' AND '9999-12-31 23:59:59.999999Z'),
     CONSTRAINT bot_instances_last_heartbeat_utc CHECK (last_heartbeat BETWEEN '0001-01-01 00:00:00Z' AND '9999-12-31 23:59:59.999999Z'),
     CONSTRAINT bot_instances_created_at_utc CHECK (created_at BETWEEN '0001-01-01 00:00:00Z' AND '9999-12-31 23:59:59.999999Z'),
@@ -499,7 +503,8 @@ CREATE VIEW bot_instances_view AS
 SELECT id, type, config_file, status,
        CAST(current_balance AS double precision) AS current_balance,
        CAST(total_pnl AS double precision) AS total_pnl,
-       started_at, last_heartbeat, extra_metadata, created_at, updated_at
+       started_at, last_heartbeat, extra_metadata, created_at, updated_at,
+       CAST(archived_pnl AS double precision) AS archived_pnl
 FROM bot_instances;
 
 CREATE VIEW performance_metrics_view AS

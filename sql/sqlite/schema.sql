@@ -37,7 +37,10 @@ CREATE TABLE bot_instances (
     last_heartbeat  TEXT,
     extra_metadata  TEXT,
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
-    updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')),
+    updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f000Z', 'now')), archived_pnl DECIMAL_TEXT(20,8) NOT NULL DEFAULT '0.00000000',
+    -- archived_pnl (migration 0004, which added it last; its form is held by the triggers
+    -- bot_instances_archived_pnl_on_*): the net_pnl of the bot's closed trades that retention
+    -- took out of this database. total_pnl is the sum of the closed trades' net_pnl here, plus archived_pnl.
 
     CONSTRAINT bot_instances_id_not_empty CHECK (length(id) BETWEEN 1 AND 255),
     CONSTRAINT bot_instances_type_known CHECK (type IN ('paper', 'live', 'optimization')),
@@ -597,6 +600,25 @@ BEGIN
     WHERE bot_id = OLD.bot_id AND day = substr(OLD.exit_time, 1, 10) AND symbol = OLD.symbol AND trades = 0;
 END;
 
+-- archived_pnl (migration 0004) is exact decimal text with 8 places, as total_pnl;
+-- triggers hold its form (a CHECK added by ALTER TABLE makes SQLite run a
+-- query whose empty result yoyo prints).
+CREATE TRIGGER bot_instances_archived_pnl_on_insert
+BEFORE INSERT ON bot_instances
+FOR EACH ROW WHEN NOT ((NEW.archived_pnl GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR NEW.archived_pnl GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+         AND NEW.archived_pnl NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+BEGIN
+    SELECT RAISE(ABORT, 'bot_instances.archived_pnl: is not decimal text with 8 places, such as 0.00000000');
+END;
+
+CREATE TRIGGER bot_instances_archived_pnl_on_update
+BEFORE UPDATE OF archived_pnl ON bot_instances
+FOR EACH ROW WHEN NOT ((NEW.archived_pnl GLOB '[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' OR NEW.archived_pnl GLOB '-[0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+         AND NEW.archived_pnl NOT GLOB '?*[^0-9]*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]')
+BEGIN
+    SELECT RAISE(ABORT, 'bot_instances.archived_pnl: is not decimal text with 8 places, such as 0.00000000');
+END;
+
 -- Views for people and dataframes: each table's columns in the same order,
 -- every amount a number (REAL: approximate, for looking and charting; the
 -- tables keep the exact text) and times the same UTC text. On them
@@ -622,7 +644,8 @@ CREATE VIEW bot_instances_view AS
 SELECT id, type, config_file, status,
        CAST(current_balance AS REAL) AS current_balance,
        CAST(total_pnl AS REAL) AS total_pnl,
-       started_at, last_heartbeat, extra_metadata, created_at, updated_at
+       started_at, last_heartbeat, extra_metadata, created_at, updated_at,
+       CAST(archived_pnl AS REAL) AS archived_pnl
 FROM bot_instances;
 
 CREATE VIEW performance_metrics_view AS
