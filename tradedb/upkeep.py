@@ -6,6 +6,7 @@ bot writing meanwhile waits for one batch at most (README.md, "Retention").
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from datetime import timedelta
@@ -16,14 +17,21 @@ from typing import Any
 
 from .bots import get_stale_bots
 from .database import Check, SchemaState, Session
-from .errors import ValidationError
+from .errors import StoredMeanwhile, ValidationError
 from .paths import check_destination, path_text
 from .queries import DIALECTS, QUERIES
 from .records import MONEY
 from .values import EXACT, time_to_text, utc_now
 
 COUNT_OLD_TRADES = QUERIES["count_finished_trades_before"]
-DELETE_OLD_TRADES = QUERIES["delete_finished_trades_before"]
+FINISHED_PNL = QUERIES["finished_trade_pnl_before"]
+FINISHED_TRADES = QUERIES["finished_trades_before"]
+FINISHED_BY_IDS = QUERIES["finished_trades_by_ids_for_update"]
+DELETE_TRADES = QUERIES["delete_trades_by_ids"]
+OLD_METRICS = QUERIES["metrics_before"]
+DELETE_METRICS = QUERIES["delete_metrics_by_ids"]
+ARCHIVED_PNL = QUERIES["get_archived_pnl_for_update"]
+SET_ARCHIVED_PNL = QUERIES["set_archived_pnl"]
 COUNT_OLD_METRICS = QUERIES["count_metrics_before"]
 DELETE_OLD_METRICS = QUERIES["delete_metrics_before"]
 ROW_COUNTS = QUERIES["row_counts"]
@@ -82,8 +90,54 @@ def count_old_data(session: Session, trades_cutoff: str, metrics_cutoff: str) ->
 
 
 def delete_old_trades(session: Session, trades_cutoff: str, batch_size: int) -> int:
-    """Delete one batch of closed or cancelled trades that exited before the cutoff; how many went."""
-    return session.exec(DELETE_OLD_TRADES, {"cutoff": trades_cutoff, "batch_size": batch_size})
+    """Delete one batch of closed or cancelled trades that exited before the cutoff; how many went.
+
+    Their net_pnl goes to their bots' archived_pnl in the same transaction,
+    so each bot's total_pnl stays the sum of its closed trades plus archived_pnl.
+    """
+    rows = session.many(FINISHED_PNL, {"cutoff": trades_cutoff, "batch_size": batch_size})
+    take_out_trades(session, [(trade_id, bot_id, net_pnl if status == "closed" else None)
+                              for trade_id, bot_id, status, net_pnl in rows])
+    return len(rows)
+
+
+def take_out_trades(session: Session, trades: list[tuple[str, str, Any]]) -> None:
+    """Delete trades given as (id, bot, net_pnl counted in its books or None), and add that PnL to their bots' archived_pnl."""
+    if not trades:
+        return
+    deleted = session.exec(DELETE_TRADES, {"ids": json.dumps([trade_id for trade_id, _, _ in trades])})
+    if deleted != len(trades):  # the rows were read locked (SQLite: under the write lock): never, unless edited meanwhile
+        raise StoredMeanwhile("trades of this retention batch were deleted meanwhile; the batch is run again")
+    taken: dict[str, Decimal] = defaultdict(Decimal)
+    with localcontext(EXACT):
+        for _, bot_id, net_pnl in trades:
+            if net_pnl is not None:
+                taken[bot_id] += Decimal(net_pnl)
+    now = time_to_text(utc_now())
+    for bot_id in sorted(taken):  # in one order, as the books are moved (trades.rebook)
+        if not taken[bot_id]:
+            continue
+        row = session.one(ARCHIVED_PNL, {"id": bot_id})
+        if row is None:  # a foreign key keeps a bot with trades: only a hand edit gets here
+            raise StoredMeanwhile(f"bot {bot_id!r} is gone; the retention batch is run again")
+        with localcontext(EXACT):
+            archived = MONEY.computed(Decimal(row[0]) + taken[bot_id])
+        session.exec(SET_ARCHIVED_PNL, {"id": bot_id, "archived_pnl": archived, "updated_at": now})
+
+
+def old_trades(session: Session, trades_cutoff: str, batch_size: int) -> list[Any]:
+    """One batch of the finished trades retention takes, every column, oldest exit first (for an archive)."""
+    return session.many(FINISHED_TRADES, {"cutoff": trades_cutoff, "batch_size": batch_size})
+
+
+def old_metrics(session: Session, metrics_cutoff: str, batch_size: int) -> list[Any]:
+    """One batch of the metrics rows retention takes, every column (for an archive)."""
+    return session.many(OLD_METRICS, {"cutoff": metrics_cutoff, "batch_size": batch_size})
+
+
+def delete_metrics(session: Session, metrics_ids: list[str]) -> int:
+    """Delete the metrics rows of these ids (archived already); how many went."""
+    return session.exec(DELETE_METRICS, {"ids": json.dumps(metrics_ids)}) if metrics_ids else 0
 
 
 def delete_old_metrics(session: Session, metrics_cutoff: str, batch_size: int) -> int:
@@ -130,19 +184,24 @@ def closed_net_pnl_sums(session: Session) -> dict[str, Decimal]:
     return dict(sums)
 
 
-def wrong_books(session: Session) -> list[tuple[str, Any, str]]:
-    """(bot, stored total_pnl, sum of its closed trades' net_pnl) of each bot whose total_pnl is not that sum."""
+def wrong_books(session: Session) -> list[tuple[str, Any, str, Any, str]]:
+    """(bot, stored total_pnl, sum of its closed trades' net_pnl, archived_pnl, what total_pnl should be) of each bot
+    whose total_pnl is not the sum of its closed trades' net_pnl plus its archived_pnl."""
     sums = closed_net_pnl_sums(session)
     wrong = []
-    for bot_id, total_pnl in session.each(BOT_BOOKS, {}):
+    for bot_id, total_pnl, archived_pnl in session.each(BOT_BOOKS, {}):
         summed = sums.get(bot_id, Decimal(0))
-        # A total_pnl that is not a number (a hand edit past the CHECK) is wrong too.
+        # A total_pnl or archived_pnl that is not a number (a hand edit past the checks) is wrong too.
         try:
-            right = Decimal(total_pnl) == summed
+            expected: Decimal | None = None
+            with localcontext(EXACT):
+                expected = summed + Decimal(archived_pnl)
+            right = Decimal(total_pnl) == expected
         except Exception:  # noqa: BLE001
             right = False
         if not right:
-            wrong.append((bot_id, total_pnl, str(MONEY.computed(summed))))
+            should = summed if expected is None else expected
+            wrong.append((bot_id, total_pnl, str(MONEY.computed(summed)), archived_pnl, str(MONEY.computed(should))))
     return wrong
 
 
@@ -195,6 +254,14 @@ def rebuild_stats_sql(dialect: str) -> str:
     """The statements that rebuild closed_trade_stats in `dialect`'s shell, on one line."""
     fill = DIALECTS[dialect][FILL_STATS.name].sql.split("\n", 1)[1]  # without the "-- name:" line
     return f"BEGIN; DELETE FROM closed_trade_stats; {' '.join(fill.split())}; COMMIT;"
+
+
+def archived_is_zero(value: Any) -> bool:
+    """Whether a stored archived_pnl is 0 (one that is not a number is not)."""
+    try:
+        return Decimal(value) == 0
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def shown(value: Any) -> str:
@@ -270,13 +337,16 @@ def health(session: Session, location: str, full: bool, stale_after: timedelta) 
     wrong = report["bots_with_wrong_books"]
     if wrong is not None:
         report["bots_with_wrong_books"] = len(wrong)
-        for bot_id, stored, summed in wrong[:MAX_WRONG_BOOKS_SHOWN]:
+        for bot_id, stored, summed, archived, expected in wrong[:MAX_WRONG_BOOKS_SHOWN]:
+            took_out = "" if archived_is_zero(archived) else (
+                f"and retention took out {shown(archived)} more (archived_pnl): together {expected} "
+            )
             problems.append(
                 f"bot {one_line(bot_id)} has total_pnl {shown(stored)}, but its closed trades' net_pnl sum to {summed} "
-                # Retention deletes old closed trades and keeps their PnL in total_pnl: then the books are right.
-                "(if cleanup_old_data deleted closed trades of this bot, the difference is their PnL and the books are "
-                "right: leave them). Otherwise an edit made outside tradedb moved them: with the bot stopped, set them to "
-                f"the sum in the database's shell: UPDATE bot_instances SET total_pnl = {session.shell_literal(summed)} "
+                f"{took_out}(an edit made outside tradedb moved them; so did a cleanup_old_data of a tradedb before "
+                "migration 0004, which deleted closed trades without counting their PnL in archived_pnl: then set "
+                "archived_pnl to total_pnl minus the sum instead). With the bot stopped, set them in the database's "
+                f"shell: UPDATE bot_instances SET total_pnl = {session.shell_literal(expected)} "
                 f"WHERE id = {session.shell_literal(bot_id)};"
             )
         if len(wrong) > MAX_WRONG_BOOKS_SHOWN:

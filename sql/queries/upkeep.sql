@@ -39,6 +39,14 @@ JOIN trades AS t ON t.bot_id = b.id AND t.trade_type <> b.type;
 
 -- name: bot_books() :many
 -- Every bot's total_pnl, which must equal the sum of its closed trades'
--- net_pnl (a closed trade without net_pnl counts nothing).
-SELECT id, total_pnl
+-- net_pnl (a closed trade without net_pnl counts nothing) plus archived_pnl
+-- (the net_pnl of those retention took out of the database).
+SELECT id, total_pnl, archived_pnl
 FROM bot_instances;
+
+-- name: set_archived_pnl(id, archived_pnl, updated_at) :exec
+-- Write a bot's archived_pnl back (retention, in the transaction that
+-- deletes the trades it counts). Only this column and updated_at.
+UPDATE bot_instances
+SET archived_pnl = :archived_pnl, updated_at = :updated_at
+WHERE id = :id;

@@ -4,18 +4,50 @@
 -- own short transaction, so bots writing at the same time wait at most one
 -- batch (see "Retention" in README.md).
 
--- name: delete_finished_trades_before(cutoff, batch_size) :exec
--- Delete one batch of closed or cancelled trades that exited before the
--- cutoff, oldest exit first, through idx_exit_time. Never an open trade.
--- The batch's ids are an array, so that each is deleted through the primary
--- key (a join with them scanned the whole table).
+-- name: finished_trade_pnl_before(cutoff, batch_size) :many
+-- One batch of retention: closed or cancelled trades that exited before the
+-- cutoff, oldest exit first, through idx_exit_time (never an open trade);
+-- each with what it counts in its bot's books. Locked: the same transaction
+-- deletes them (delete_trades_by_ids) and adds their net_pnl to their bots'
+-- archived_pnl, so a correction of one committed meanwhile waits, and is
+-- either counted or not deleted.
+SELECT id, bot_id, status, net_pnl
+FROM trades
+WHERE exit_time < :cutoff::timestamptz AND status IN ('closed', 'cancelled')
+ORDER BY exit_time
+LIMIT :batch_size::bigint
+FOR UPDATE;
+
+-- name: finished_trades_before(cutoff, batch_size) :many
+-- The same batch, every column (for the archive, which stores them first).
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE exit_time < :cutoff::timestamptz AND status IN ('closed', 'cancelled')
+ORDER BY exit_time
+LIMIT :batch_size::bigint;
+
+-- name: finished_trades_by_ids_for_update(ids) :many
+-- Those of a JSON array of trade ids that are still closed or cancelled,
+-- every column, about to be deleted once archived: the archived copy is
+-- compared with them first. Locked until the transaction ends.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE id = ANY (ARRAY(SELECT CAST(value AS uuid) FROM jsonb_array_elements_text(:ids::jsonb) AS ids (value)))
+  AND status IN ('closed', 'cancelled')
+FOR UPDATE;
+
+-- name: delete_trades_by_ids(ids) :exec
+-- Delete the trades of a JSON array of ids, each through the primary key.
 DELETE FROM trades
-WHERE id = ANY (ARRAY(
-    SELECT id FROM trades
-    WHERE exit_time < :cutoff::timestamptz AND status IN ('closed', 'cancelled')
-    ORDER BY exit_time
-    LIMIT :batch_size::bigint
-));
+WHERE id = ANY (ARRAY(SELECT CAST(value AS uuid) FROM jsonb_array_elements_text(:ids::jsonb) AS ids (value)));
 
 -- name: delete_metrics_before(cutoff, batch_size) :exec
 -- Delete one batch of performance metrics calculated before the cutoff.
@@ -28,6 +60,31 @@ WHERE id = ANY (ARRAY(
     WHERE calculated_at < :cutoff::timestamptz
     LIMIT :batch_size::bigint
 ));
+
+-- name: metrics_before(cutoff, batch_size) :many
+-- A batch of delete_metrics_before's rows, every column (for the archive).
+SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_rate,
+       total_trades, winning_trades, losing_trades, avg_win, avg_loss, largest_win,
+       largest_loss, calculated_at, extra_metadata, created_at
+FROM performance_metrics
+WHERE id = ANY (ARRAY(
+    SELECT id FROM performance_metrics
+    WHERE calculated_at < :cutoff::timestamptz
+    LIMIT :batch_size::bigint
+));
+
+-- name: delete_metrics_by_ids(ids) :exec
+-- Delete the metrics rows of a JSON array of ids, each through the primary key.
+DELETE FROM performance_metrics
+WHERE id = ANY (ARRAY(SELECT CAST(value AS uuid) FROM jsonb_array_elements_text(:ids::jsonb) AS ids (value)));
+
+-- name: get_archived_pnl_for_update(id) :one
+-- A bot's archived_pnl about to be moved by retention, its row locked until
+-- the transaction ends (as get_bot_books_for_update: NO KEY UPDATE).
+SELECT archived_pnl
+FROM bot_instances
+WHERE id = :id
+FOR NO KEY UPDATE;
 
 -- name: count_user_tables() :one
 -- Tables in the current schema other than yoyo's own: a database that has

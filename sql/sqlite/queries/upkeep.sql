@@ -3,16 +3,46 @@
 -- own short transaction, so bots writing at the same time wait at most one
 -- batch (see "Retention" in README.md).
 
--- name: delete_finished_trades_before(cutoff, batch_size) :exec
--- Delete one batch of closed or cancelled trades that exited before the
--- cutoff, oldest exit first, through idx_exit_time. Never an open trade.
+-- name: finished_trade_pnl_before(cutoff, batch_size) :many
+-- One batch of retention: closed or cancelled trades that exited before the
+-- cutoff, oldest exit first, through idx_exit_time (never an open trade);
+-- each with what it counts in its bot's books. The same transaction deletes
+-- them (delete_trades_by_ids) and adds their net_pnl to their bots'
+-- archived_pnl.
+SELECT id, bot_id, status, net_pnl
+FROM trades
+WHERE exit_time < :cutoff AND status IN ('closed', 'cancelled')
+ORDER BY exit_time
+LIMIT :batch_size;
+
+-- name: finished_trades_before(cutoff, batch_size) :many
+-- The same batch, every column (for the archive, which stores them first).
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE exit_time < :cutoff AND status IN ('closed', 'cancelled')
+ORDER BY exit_time
+LIMIT :batch_size;
+
+-- name: finished_trades_by_ids_for_update(ids) :many
+-- Those of a JSON array of trade ids that are still closed or cancelled,
+-- every column, about to be deleted once archived: the archived copy is
+-- compared with them first. On SQLite the transaction holds the write lock.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('closed', 'cancelled');
+
+-- name: delete_trades_by_ids(ids) :exec
+-- Delete the trades of a JSON array of ids, each through the primary key.
 DELETE FROM trades
-WHERE rowid IN (
-    SELECT rowid FROM trades
-    WHERE exit_time < :cutoff AND status IN ('closed', 'cancelled')
-    ORDER BY exit_time
-    LIMIT :batch_size
-);
+WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: delete_metrics_before(cutoff, batch_size) :exec
 -- Delete one batch of performance metrics calculated before the cutoff.
@@ -23,6 +53,30 @@ WHERE rowid IN (
     WHERE calculated_at < :cutoff
     LIMIT :batch_size
 );
+
+-- name: metrics_before(cutoff, batch_size) :many
+-- A batch of delete_metrics_before's rows, every column (for the archive).
+SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_rate,
+       total_trades, winning_trades, losing_trades, avg_win, avg_loss, largest_win,
+       largest_loss, calculated_at, extra_metadata, created_at
+FROM performance_metrics
+WHERE rowid IN (
+    SELECT rowid FROM performance_metrics
+    WHERE calculated_at < :cutoff
+    LIMIT :batch_size
+);
+
+-- name: delete_metrics_by_ids(ids) :exec
+-- Delete the metrics rows of a JSON array of ids, each through the primary key.
+DELETE FROM performance_metrics
+WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: get_archived_pnl_for_update(id) :one
+-- A bot's archived_pnl about to be moved by retention. On SQLite the
+-- transaction holds the write lock already.
+SELECT archived_pnl
+FROM bot_instances
+WHERE id = :id;
 
 -- name: count_user_tables() :one
 -- Tables other than SQLite's and yoyo's own: a database that has any holds
