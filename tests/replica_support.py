@@ -100,7 +100,7 @@ class Standby:
         with connect(self.url_of(SERVER_URL)) as connection:
             return connection.execute(statement).fetchall()
 
-    def wait_for_replay(self, timeout: float = 30) -> None:
+    def wait_for_replay(self, timeout: float = 120) -> None:
         """Until the standby has replayed everything the primary wrote so far."""
         with connect(SERVER_URL) as primary:
             target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
@@ -113,7 +113,8 @@ class Standby:
             except Exception:
                 pass
             time.sleep(0.05)
-        fail(f"the standby did not replay up to {target} within {timeout} s")
+        log = (self.folder / "log.txt").read_text()[-1500:] if (self.folder / "log.txt").exists() else ""
+        fail(f"the standby did not replay up to {target} within {timeout} s; its log ends:\n{log}")
 
 
 def make_standby() -> Iterator[Standby]:

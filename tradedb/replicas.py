@@ -55,6 +55,7 @@ class ReplicaState:
     lag_seconds: float | None = None
     error: str | None = None
     usable: bool = False
+    checked: bool = False  # found at least once: only later changes are news
     reads: int = 0
 
     def report(self) -> dict[str, Any]:
@@ -257,13 +258,13 @@ class ReplicatedDatabase:
     def _set(self, index: int, *, usable: bool, reachable: bool, error: str | None) -> None:
         """Record a replica's state, logging once when it starts or stops serving reads."""
         state = self.states[index]
-        if state.usable != usable:
+        if state.usable != usable and (state.checked or not usable):
             if usable:
                 log.warning("read replica %s is back: reads go to it again", state.location)
             else:
                 log.warning("read replica %s is skipped (%s): reads go to %s", state.location, error or "unusable",
                             "another replica" if any(s.usable for s in self.states if s is not state) else "the primary")
-        state.usable, state.reachable, state.error = usable, reachable, error
+        state.usable, state.reachable, state.error, state.checked = usable, reachable, error, True
 
     def replica_report(self) -> list[dict[str, Any]]:
         """Each replica as the last check found it (for health and `tradedb status`)."""
