@@ -273,3 +273,10 @@ async def test_big_numbers_and_odd_ids_survive(client: httpx.AsyncClient, repo: 
     page = await get_json(client, "/api/bots/" + httpx.URL("/" + odd).raw_path.decode()[1:].replace("/", "%2F"))
     assert page["bot"]["id"] == odd
     assert json.dumps(body)  # plain JSON, nothing a float could round
+
+
+async def test_no_favicon_is_not_an_error(repo: tradedb.Repository) -> None:
+    app = create_app(repo, token=TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://example.test") as http:
+        answer = await http.get("/favicon.ico")
+        assert answer.status_code == 204 and answer.content == b"" and answer.headers["content-security-policy"] == CSP

@@ -419,6 +419,10 @@ class Guard:
                 message["headers"] = headers
             await send(message)
 
+        if request.url.path == "/favicon.ico":
+            # Browsers ask for it unprompted (a 404 or 401 there is a console error on every page): no icon.
+            await Response(status_code=204)(scope, receive, send_with_headers)
+            return
         refusal = self.refusal(request)
         if refusal is not None:
             await refusal(scope, receive, send_with_headers)

@@ -171,6 +171,14 @@ function signBars() {
   });
 }
 
+/** A y range that always holds 0, so bars grow from the zero line (uPlot's own range may leave it out). */
+function fromZero(u, min, max) {
+  const lo = Math.min(0, min ?? 0);
+  const hi = Math.max(0, max ?? 0);
+  const pad = (hi - lo) * 0.08 || 1;
+  return [lo < 0 ? lo - pad : 0, hi > 0 ? hi + pad : 0];
+}
+
 /** One bar per UTC day (values summed by the caller). */
 export function dayBars(container, { days, values, label = 'PnL', height = 220, empty = 'No closed trades yet.' }) {
   const s = slot(container, height);
@@ -180,7 +188,7 @@ export function dayBars(container, { days, values, label = 'PnL', height = 220, 
     tzDate: utc,
     padding: PADDING,
     cursor: { drag: { x: true, y: false } },
-    scales: { x: dayScale(0.6) },
+    scales: { x: dayScale(0.6), y: { range: fromZero } },
     axes: [dayAxis(), yAxis()],
     series: [
       { label: 'day (UTC)', value: (u, ts) => (ts === null ? '—' : isoDay(ts)) },
@@ -201,7 +209,7 @@ export function categoryBars(container, { labels, axisLabels, values, colors, la
   return s.draw(`catbars|${labels.join('\u0000')}`, () => ({
     padding: PADDING,
     cursor: { drag: { x: false, y: false }, points: { show: false } },
-    scales: { x: { time: false, range: () => [-0.5, labels.length - 0.5] } },
+    scales: { x: { time: false, range: () => [-0.5, labels.length - 0.5] }, y: { range: fromZero } },
     axes: [
       { stroke: '#57606a', font: axisFont, grid: { show: false }, ticks, space: 10, gap: 4,
         incrs: [1], values: (u, splits) => splits.map((i) => ticksText[i] ?? ''), size: 40 },
