@@ -19,6 +19,7 @@ from .errors import (
 )
 from .records import BotInstance, BotState, PerformanceMetrics, Trade
 from .repository import Connection, Repository, connect
+from .copying import CopyMismatch, CopyReport, copy_database, verify_copy
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,8 @@ __all__ = [
     "BotState",
     "ConflictError",
     "Connection",
+    "CopyMismatch",
+    "CopyReport",
     "DatabaseBusy",
     "DatabaseDamaged",
     "DiskFull",
@@ -41,4 +44,6 @@ __all__ = [
     "TradeDBError",
     "ValidationError",
     "connect",
+    "copy_database",
+    "verify_copy",
 ]

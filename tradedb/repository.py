@@ -380,11 +380,22 @@ class Repository:
         *,
         dry_run: bool = False,
         batch_size: int = upkeep.CLEANUP_BATCH,
+        archive: str | os.PathLike[str] | None = None,
     ) -> dict[str, int]:
-        """Delete finished trades that exited, and metrics calculated, before the cutoffs, in short batches."""
+        """Delete finished trades that exited, and metrics calculated, before the cutoffs, in short batches.
+
+        With `archive` (a path or URL of another tradedb database, created if
+        need be), move them there instead: each batch is committed there first.
+        """
         trades_cutoff = upkeep.cutoff("days_to_keep", _whole_number("days_to_keep", days_to_keep, 0))
         metrics_cutoff = upkeep.cutoff("metrics_days_to_keep", _whole_number("metrics_days_to_keep", metrics_days_to_keep, 0))
         batch_size = _whole_number("batch_size", batch_size, 1)
+        if archive is not None:
+            from . import copying  # it opens databases through this module
+
+            copying.check_archive(self, archive)
+            if not dry_run:
+                return await copying.archive_old_data(self, archive, trades_cutoff, metrics_cutoff, batch_size)
         if dry_run:
             return await self._db.read(upkeep.count_old_data, trades_cutoff, metrics_cutoff)
         deleted = {"trades": 0, "performance_metrics": 0}

@@ -28,6 +28,7 @@ from .commands import (
     run_trades,
 )
 from .common import CliError, given_database, hide_urls, is_driver_error, scrub, secrets_in
+from .copy import run_copy
 from .demo import MAX_DEMO_BOTS, MAX_DEMO_DAYS, run_demo
 from .export import run_export
 from .serve import run_serve
@@ -163,6 +164,21 @@ def build_parser() -> Parser:
     p.add_argument("--metrics-days", type=types.count, default=365, metavar="DAYS",
                    help="keep metrics calculated in the last DAYS days (default: 365)")
     p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    p.add_argument("--archive", metavar="PATH_OR_URL",
+                   help="move them to this tradedb database (a file or postgresql:// URL; created if need be) "
+                        "instead of deleting them: each batch is committed there before it is deleted here")
+
+    p = command("copy", run_copy, "copy every bot, trade and metrics row into another database, exactly, then verify "
+                "(SQLite to PostgreSQL and back, or to a new file)")
+    p.add_argument("source", metavar="SOURCE", help="the database to copy: a file or postgresql:// URL (not migrated)")
+    p.add_argument("dest", metavar="DEST", help="the database to copy into: a file (created if need be) or "
+                   "postgresql:// URL; migrated first")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip rows DEST holds already identical (to finish an interrupted copy); refuse differing ones")
+    p.add_argument("--batch-size", type=types.at_most(100_000), default=1000, metavar="N",
+                   help="rows per transaction in DEST (default: 1000)")
+    p.add_argument("--verify-only", action="store_true",
+                   help="write nothing: compare row counts, and per bot the closed trades' net_pnl sum and books")
 
     p = command("backup", run_backup, "consistent online copy of the database (safe while bots write; "
                 "pg_dump's custom format on PostgreSQL)")

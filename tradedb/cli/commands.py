@@ -21,6 +21,7 @@ from . import output
 from .args import format_age
 from .common import (
     database_target,
+    hide_urls,
     given_replicas,
     open_existing,
     opened,
@@ -335,21 +336,30 @@ async def run_metrics(options: argparse.Namespace) -> int:
 
 
 async def run_cleanup(options: argparse.Namespace) -> int:
-    """Delete (or with --dry-run count) closed trades and metrics older than the retention periods."""
+    """Delete (or with --dry-run count) closed trades and metrics older than the retention periods; or move them (--archive)."""
     progress = output.Progress(output.interactive())
+    archive = options.archive
     async with open_existing(options) as repository:
-        async with progress.activity("dry run: counting" if options.dry_run else "cleaning up"):
+        doing = "archiving" if archive is not None else "cleaning up"
+        async with progress.activity("dry run: counting" if options.dry_run else doing):
             result = await repository.cleanup_old_data(
-                options.days, options.metrics_days, dry_run=options.dry_run
+                options.days, options.metrics_days, dry_run=options.dry_run, archive=archive
             )
     if options.json:
-        print(output.json_text({"dry_run": options.dry_run, **result}))
+        shown = {"dry_run": options.dry_run, **result}
+        if archive is not None:
+            shown["archive"] = hide_urls(archive)
+        print(output.json_text(shown))
     else:
-        verb = "would delete" if options.dry_run else "deleted"
+        if archive is None:
+            verb = "would delete" if options.dry_run else "deleted"
+        else:
+            verb = "would move" if options.dry_run else "moved"
         trades = output.plural(result.get("trades", 0), "closed or cancelled trade")
         metrics = output.plural(result.get("performance_metrics", 0), "metrics row")
+        to = "" if archive is None else f" to {hide_urls(archive)}"
         print(f"{verb} {trades} (exit over {output.plural(options.days, 'day')} ago) "
-              f"and {metrics} (over {output.plural(options.metrics_days, 'day')} old)")
+              f"and {metrics} (over {output.plural(options.metrics_days, 'day')} old){to}")
     return 0
 
 

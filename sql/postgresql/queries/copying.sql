@@ -69,3 +69,10 @@ SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_
        largest_loss, calculated_at, extra_metadata, created_at
 FROM performance_metrics
 WHERE id = ANY (ARRAY(SELECT CAST(value AS uuid) FROM jsonb_array_elements_text(:ids::jsonb) AS ids (value)));
+
+-- name: database_identity() :one
+-- What tells this database from every other, so that a copy into itself is
+-- refused whatever the path or URL says: the server's system identifier
+-- and the database's name.
+SELECT 'postgresql:' || system_identifier || '/' || current_database() AS identity
+FROM pg_control_system();

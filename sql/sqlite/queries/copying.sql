@@ -69,3 +69,10 @@ SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_
        largest_loss, calculated_at, extra_metadata, created_at
 FROM performance_metrics
 WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: database_identity() :one
+-- What tells this database from every other, so that a copy into itself is
+-- refused whatever the path or URL says: the main database's file.
+SELECT 'sqlite:' || file AS identity
+FROM pragma_database_list
+WHERE name = 'main';
