@@ -280,3 +280,65 @@ async def test_no_favicon_is_not_an_error(repo: tradedb.Repository) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://example.test") as http:
         answer = await http.get("/favicon.ico")
         assert answer.status_code == 204 and answer.content == b"" and answer.headers["content-security-policy"] == CSP
+
+
+async def test_streams_that_hang_up_leave_the_others_live(database: Any, repo: tradedb.Repository) -> None:
+    await repo.create_bot_instance({"id": "live-bot", "type": "paper"})
+    server = DashboardServer(repo, port=0)
+    await server.start()
+    stopped = False
+    try:
+        base = server.address.rstrip("/")
+        async with httpx.AsyncClient(timeout=10) as http:
+            async def hang_up() -> None:
+                async with http.stream("GET", f"{base}/api/events") as events:
+                    await anext(events.aiter_lines())
+
+            for _ in range(2):  # 60 clients read their first line and leave
+                await asyncio.gather(*(hang_up() for _ in range(30)))
+            head = await http.head(f"{base}/api/events")
+            assert head.status_code == 200 and head.headers["content-type"].startswith("text/event-stream")
+            async with http.stream("GET", f"{base}/api/events") as events:
+                lines = events.aiter_lines()
+                await anext(lines)
+                async with tradedb.connect(database) as other:
+                    await asyncio.sleep(0.3)
+                    await other.heartbeat("live-bot")
+
+                async def change() -> str:
+                    async for line in lines:
+                        if line == "event: change":
+                            return line
+                    return ""
+
+                assert await asyncio.wait_for(change(), 2) == "event: change"
+                started = asyncio.get_running_loop().time()
+                await asyncio.wait_for(server.stop(), 5)  # with this stream still open
+                stopped = True
+                assert asyncio.get_running_loop().time() - started < 3
+    finally:
+        if not stopped:
+            await server.stop()
+
+
+async def test_the_last_date_is_no_bound(client: httpx.AsyncClient, seeded: list[tradedb.Trade]) -> None:
+    body = await get_json(client, "/api/trades?since=0001-01-01&until=9999-12-31")
+    assert body["total"] == len(closed(seeded))
+    assert (await client.get("/api/trades.csv?until=9999-12-31")).status_code == 200
+
+
+async def test_signing_in_stays_on_this_server_and_keeps_the_path(repo: tradedb.Repository) -> None:
+    app = create_app(repo, token=TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://example.test") as http:
+        for path, location in ((f"http://example.test//evil.example?token={TOKEN}", "/evil.example"),
+                               (f"/%2Fevil.example?token={TOKEN}", "/%2Fevil.example"),
+                               (f"/bots/a%2Fb%2F..%2Fc?token={TOKEN}&x=1", "/bots/a%2Fb%2F..%2Fc?x=1")):
+            answer = await http.get(path)
+            assert answer.status_code == 303 and answer.headers["location"] == location, path
+        # A wrong token in the address is refused even beside a right cookie, and sets no cookie.
+        http.cookies.set("tradedb_token", TOKEN)
+        wrong = await http.get("/trades?token=junk-junk-junk-junk")
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        twice = await http.get(f"/trades?token={TOKEN}&token=zzz")
+        assert twice.status_code == 401 and "set-cookie" not in twice.headers
+        assert (await http.get("/api/overview")).status_code == 200

@@ -161,6 +161,22 @@ async def test_a_replica_too_far_behind_is_skipped(primary_url: str, standby: St
             await asyncio.to_thread(standby.sql, "SELECT pg_wal_replay_resume()")
 
 
+async def test_a_replica_that_is_not_a_standby_is_never_read(primary_url: str) -> None:
+    # The primary itself, or another database on any primary: its WAL position says nothing of our writes.
+    with new_postgresql_database() as other:
+        async with tradedb.connect(other) as impostor:
+            await impostor.create_bot_instance({"id": "IMPOSTOR", "type": "paper"})
+        for n, replica in enumerate((other, primary_url)):
+            async with tradedb.connect(primary_url, replicas=[replica]) as repo:
+                await repo.create_bot_instance({"id": f"written-{n}", "type": "paper"})
+                ids = [b.id for b in await repo.list_bot_instances()]
+                assert f"written-{n}" in ids and "IMPOSTOR" not in ids
+                assert not await served_by_standby(repo) and replicated_db(repo).states[0].reads == 0
+                report = await repo.health()
+                assert report["ok"] is False and report["replicas"][0]["used_for_reads"] is False
+                assert "not a standby" in report["problems"][-1]
+
+
 @pytest.mark.parametrize("replicas", [["sqlite:///x.db"], "postgresql://root@127.0.0.1/test", [42]])
 async def test_bad_replicas_are_refused(replicas: Any, tmp_path: Path) -> None:
     with pytest.raises(tradedb.ValidationError) as raised:

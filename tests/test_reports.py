@@ -204,3 +204,17 @@ async def test_changes_yield_after_another_connection_commits(database: Any, rep
         await other.heartbeat("watched")
     assert await asyncio.wait_for(waiter, 2) >= 1
     await changes.aclose()
+
+
+@pytest.mark.sqlite_only("a file replaced under an open SQLite database")
+async def test_changes_say_when_the_file_was_replaced(database: Any, repo: tradedb.Repository) -> None:
+    changes = repo.changes(0.05)
+    waiter = asyncio.ensure_future(anext(changes))
+    await asyncio.sleep(0.2)
+    moved = database.with_name("old.db")
+    database.rename(moved)
+    async with tradedb.connect(database):
+        pass  # a new database at the same path
+    with pytest.raises(tradedb.TradeDBError, match="was deleted or replaced while open"):
+        await asyncio.wait_for(waiter, 2)
+    await changes.aclose()

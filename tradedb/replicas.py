@@ -237,7 +237,15 @@ class ReplicatedDatabase:
             state.in_recovery = in_recovery
             behind = None if primary_position is None else max(0, primary_position - position)
             state.lag_bytes = behind
-            lag = self._seconds_behind(position, now) if in_recovery else 0.0
+            if not in_recovery:
+                # The primary itself, another database, a promoted standby: its WAL position says nothing
+                # of this primary's writes, so it could never serve read-your-writes.
+                state.lag_seconds = None
+                self._set(index, usable=False, reachable=True,
+                          error="not a standby (pg_is_in_recovery() is false): give the URL of a streaming standby "
+                                "of the primary")
+                continue
+            lag = self._seconds_behind(position, now)
             state.lag_seconds = lag
             too_far = lag is None or lag > self.max_replica_lag
             self._set(index, usable=not too_far, reachable=True,

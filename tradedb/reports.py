@@ -153,8 +153,8 @@ class ClosedTradeFilter:
 
 def day_start(day: date | None, later: int = 0) -> str | None:
     """Midnight UTC starting `day` (plus `later` days) as stored time text; None for None."""
-    if day is None:
-        return None
+    if day is None or later > (date.max - day).days:
+        return None  # past the last day a date can name: no bound
     return time_to_text(datetime.combine(day + timedelta(days=later), time(), timezone.utc))
 
 

@@ -434,12 +434,12 @@ class Repository:
             replicas = replica_report()
             problems = report.pop("problems", [])
             report["replicas"] = replicas
-            unreachable = [r["replica"] for r in replicas if not r["reachable"]]
-            if unreachable:
-                problems.append(
-                    f"read replica(s) {', '.join(unreachable)} unreachable: reads go to the other replicas or the primary"
-                )
-                report["ok"] = False
+            for replica in replicas:
+                if not replica["used_for_reads"]:
+                    what = "unreachable" if not replica["reachable"] else "not used for reads"
+                    problems.append(f"read replica {replica['replica']} {what} ({replica.get('error') or 'no answer'}): "
+                                    "reads go to the other replicas or the primary")
+                    report["ok"] = False
             report["problems"] = problems
         return report
 

@@ -9,6 +9,7 @@ decimal text, times as UTC text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hmac
 import io
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any
 
 from starlette.applications import Starlette
@@ -115,38 +117,43 @@ class Dashboard:
         self.repository = repository
         self.stale_after = stale_after
         self.changes = 0
-        self._changed = asyncio.Condition()
+        # Set, and replaced by a new one, at each change: a stream waits on the one current when it looked.
+        # (Not a Condition: a waiter cancelled when its client hangs up must leave no lock behind.)
+        self._changed = asyncio.Event()
         self.closing = False
         # The Host headers answered (None: any); the server sets them once it knows its port.
         self.hosts: frozenset[str] | None = None
 
+    def _wake(self) -> None:
+        woken, self._changed = self._changed, asyncio.Event()
+        woken.set()
+
     async def watch(self) -> None:
         """Follow the database's commits for as long as the app runs, waking every open event stream on each."""
+        failing: str | None = None
         while True:
             try:
-                async for count in self.repository.changes(CHANGE_INTERVAL):
-                    async with self._changed:
-                        self.changes += 1
-                        self._changed.notify_all()
-                    del count
+                async for _ in self.repository.changes(CHANGE_INTERVAL):
+                    failing = None
+                    self.changes += 1
+                    self._wake()
             except TradeDBError as error:
-                log.warning("watching for changes failed (%s); trying again in 1 s", error)
+                if str(error) != failing:  # once per new trouble, not every second
+                    log.warning("watching for changes failed (%s); trying again every second", error)
+                failing = str(error)
                 await asyncio.sleep(1)
 
     async def next_change(self, seen: int, timeout: float) -> int:
         """The change counter once it passes `seen`, or as it is after `timeout` seconds (or once streams close)."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.changes > seen or self.closing), timeout)
-            except TimeoutError:
-                pass
-            return self.changes
+        if self.changes == seen and not self.closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+        return self.changes
 
     async def close_streams(self) -> None:
         """End every open event stream (the server is stopping: their pages reconnect to the next one)."""
-        async with self._changed:
-            self.closing = True
-            self._changed.notify_all()
+        self.closing = True
+        self._wake()
 
     # JSON shapes
 
@@ -342,6 +349,8 @@ class Dashboard:
 
     async def events(self, request: Request) -> Response:
         _only(request, ())
+        if request.method == "HEAD":  # the headers only: a stream that never ends would hold the connection
+            return Response(media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
         async def stream() -> AsyncIterator[str]:
             seen = self.changes
@@ -389,6 +398,9 @@ def guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
         except TradeDBError as error:
             log.error("dashboard request %s failed: %s", request.url.path, error)
             return _error(500, str(error))
+        except Exception:
+            log.exception("dashboard request %s failed", request.url.path)
+            return _error(500, "the dashboard failed to answer (a bug: the server's log has the details)")
 
     return run
 
@@ -427,13 +439,16 @@ class Guard:
         if refusal is not None:
             await refusal(scope, receive, send_with_headers)
             return
-        given = request.query_params.get("token")
-        if self.token is not None and given is not None and request.method == "GET" and not request.url.path.startswith("/api/"):
-            # A link with ?token= signs the browser in once: the cookie carries it from then on, and the
-            # address bar (and history) stops showing it.
-            target = request.url.remove_query_params("token")
-            response = RedirectResponse(str(target.replace(scheme="", netloc="")) or "/", status_code=303)
-            response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict", path="/")
+        if self.token is not None and "token" in request.query_params and request.method == "GET" \
+                and not request.url.path.startswith("/api/"):
+            # A link with ?token= (checked in refusal: it matched) signs the browser in once: the cookie carries it
+            # from then on, and the address bar (and history) stops showing it. The path is sent back as it
+            # came (raw), and can only name this server.
+            raw = scope.get("raw_path") or request.url.path.encode()
+            path = "/" + raw.decode("latin-1").lstrip("/")
+            query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            response = RedirectResponse(path + (f"?{query}" if query else ""), status_code=303)
+            response.set_cookie(TOKEN_COOKIE, request.query_params["token"], httponly=True, samesite="strict", path="/")
             await response(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
@@ -447,7 +462,14 @@ class Guard:
             return _error(405, "the dashboard is read-only: only GET")
         if self.token is None:
             return None
-        candidates = [request.cookies.get(TOKEN_COOKIE), request.query_params.get("token")]
+        given = request.query_params.getlist("token")
+        if given:
+            # A token in the address must be the token itself, whatever else the request carries (a wrong
+            # one would otherwise be set as the cookie, signing the browser out).
+            if len(given) == 1 and hmac.compare_digest(given[0].encode(), self.token):
+                return None
+            return _error(401, "token: the token in the address is not this dashboard's; open it with the right one")
+        candidates = [request.cookies.get(TOKEN_COOKIE)]
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             candidates.append(header[7:].strip())
