@@ -264,11 +264,11 @@ SAMPLE = {
     "batch_size": 10, "pid": 4242, "ctime": "2024-03-01T12:00:00.000000", "table_name": "trades",
     "extra_metadata": '{"a": 1}', "win_rate": "50.00", "total_trades": 2, "winning_trades": 1, "losing_trades": 1,
     "pnl_percentage": "1.0000", "sharpe_ratio": "1.0000", "profit_factor": "1.0000", "max_drawdown": "1.0000",
-    "total_return": "1.0000",
+    "total_return": "1.0000", "offset": 0, "day": "2024-03-01", "after_id": tid(1),
 }
 TIMES = {"since", "until", "cutoff", "entry_time", "exit_time", "created_at", "updated_at", "started_at",
          "last_heartbeat", "calculated_at", "buy_order_created", "buy_order_closed", "sell_order_created",
-         "sell_order_closed"}
+         "sell_order_closed", "after_time"}
 
 
 def sample(name: str) -> Any:

@@ -159,7 +159,7 @@ def test_every_query_selects_the_columns_of_its_record(tmp_path):
         if query.kind == "exec":
             continue
         record = RECORDS.get(query.origin.split("/")[-1].split(":")[0])
-        numbers = {"limit": -1, "page_size": 10, "after": 0, "batch_size": 10}
+        numbers = {"limit": -1, "page_size": 10, "after": 0, "batch_size": 10, "offset": 0}
         cursor = connection.execute(query.sql, query.bind({name: numbers.get(name) for name in query.params}))
         columns = [c[0] for c in cursor.description]
         if record is None or columns[0] != "id":

@@ -110,7 +110,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY exit_time DESC, id DESC
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_exit_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Oldest exit first.
@@ -125,7 +125,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY exit_time, id
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_of_bot_by_exit_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- One bot's, newest exit first: walks its range of idx_closed_trades.
@@ -140,7 +140,7 @@ WHERE status = 'closed' AND bot_id = :bot_id
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY exit_time DESC, id DESC
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_of_bot_by_exit_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- One bot's, oldest exit first.
@@ -155,7 +155,7 @@ WHERE status = 'closed' AND bot_id = :bot_id
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY exit_time, id
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_entry_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Newest entry first.
@@ -170,7 +170,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY entry_time DESC, id DESC
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_entry_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Oldest entry first.
@@ -185,7 +185,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY entry_time, id
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_net_pnl_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Largest net PnL first.
@@ -200,7 +200,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY net_pnl DESC NULLS LAST, id DESC
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_net_pnl_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Smallest (most negative) net PnL first.
@@ -215,7 +215,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY net_pnl NULLS LAST, id
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_pnl_percentage_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Largest PnL percentage first.
@@ -230,7 +230,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY pnl_percentage DESC NULLS LAST, id DESC
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_by_pnl_percentage_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
 -- Smallest PnL percentage first.
@@ -245,7 +245,7 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
 ORDER BY pnl_percentage NULLS LAST, id
-LIMIT :limit OFFSET :offset;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
 -- name: closed_trades_after(bot_id, symbol, trade_type, since, until, after_time, after_id, limit) :many
 -- Matching closed trades in exit order after the position (after_time,
@@ -264,4 +264,4 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND exit_time >= coalesce(:after_time::timestamptz, '-infinity')
   AND (exit_time, id) > (coalesce(:after_time::timestamptz, '-infinity'), coalesce(:after_id::uuid, '00000000-0000-0000-0000-000000000000'))
 ORDER BY exit_time, id
-LIMIT :limit;
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END;
