@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import logging
 import os
 import random
@@ -50,30 +49,6 @@ Result = TypeVar("Result")
 
 QUERIES = DIALECTS["sqlite"]
 
-# exec_many sends an INSERT of one VALUES row for up to this many rows per
-# statement (fewer where SQLite takes fewer parameters), then for 64 and 8,
-# the last few rows one by one: a statement costs SQLite far more than a row
-# (bench W1, 100,000 trades: ... ; see README, Performance).
-ROWS_PER_STATEMENT = 500
-SMALLEST_MULTI_ROW = 8
-_VALUES_ROW = re.compile(r"\bVALUES\s*(\((?:\s*\?\d+\s*,)*\s*\?\d+\s*\))", re.IGNORECASE)
-_PARAMETER = re.compile(r"\?(\d+)")
-
-
-@functools.lru_cache(maxsize=64)
-def multi_row_sql(sql: str, params: int, rows: int) -> str | None:
-    """`sql`, an INSERT of one VALUES row holding each of its `params` parameters once, for `rows` rows (their
-    parameters numbered on: row 2's ?1 is ?params+1); None for any other statement."""
-    values = _VALUES_ROW.search(sql)
-    if values is None:
-        return None
-    numbers = [int(number) for number in _PARAMETER.findall(values[1])]
-    if sorted(numbers) != list(range(1, params + 1)) or len(_PARAMETER.findall(sql)) != params:
-        return None  # a parameter outside the VALUES row (an upsert's SET, say), or one used twice
-    row = values[1]
-    many = ", ".join(_PARAMETER.sub(lambda m: f"?{int(m[1]) + n * params}", row) for n in range(rows))
-    return sql[: values.start(1)] + many + sql[values.end(1) :]
-
 
 class Session:
     """The statements a unit of work may run; lives in its connection's thread."""
@@ -84,7 +59,6 @@ class Session:
         self.connection = connection
         self.busy_timeout = busy_timeout
         self.path = path
-        self._variables: int | None = None
 
     def one(self, query: Query, params: Mapping[str, Any]) -> Any:
         """Run a :one query: its row, or None."""
@@ -104,34 +78,15 @@ class Session:
         return self._run(query, "exec", params).rowcount
 
     def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Run an :exec query once per parameter set; an INSERT of one VALUES row, for many rows per statement."""
+        """Run an :exec query once per parameter set, in one call into SQLite."""
         query = QUERIES[query.name]
         query.check("exec", rows[0] if rows else dict.fromkeys(query.params))
         started = perf_counter()
-        changed, done, bind = 0, 0, query.bind
-        if len(rows) >= SMALLEST_MULTI_ROW and multi_row_sql(query.sql, len(query.declared), 1) is not None:
-            most = min(ROWS_PER_STATEMENT, self._variable_limit() // max(1, len(query.declared)))
-            for size in sorted({most, 64, SMALLEST_MULTI_ROW}, reverse=True):
-                if size < SMALLEST_MULTI_ROW or size > most:
-                    continue
-                sql = multi_row_sql(query.sql, len(query.declared), size)
-                assert sql is not None
-                while len(rows) - done >= size:
-                    chunk = rows[done : done + size]
-                    changed += self.connection.execute(sql, [value for row in chunk for value in bind(row)]).rowcount
-                    done += size
-        if done < len(rows):
-            changed += self.connection.executemany(query.sql, map(bind, rows[done:])).rowcount
+        cursor = self.connection.executemany(query.sql, map(query.bind, rows))
         if SQL_LOG.isEnabledFor(logging.DEBUG):
             elapsed = (perf_counter() - started) * 1000
             SQL_LOG.debug("%s x%d %r (%.3f ms)", query.name, len(rows), [dict(row) for row in rows], elapsed)
-        return changed
-
-    def _variable_limit(self) -> int:
-        """How many parameters this SQLite takes in one statement (999 before 3.32, 32766 since)."""
-        if self._variables is None:
-            self._variables = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        return self._variables
+        return cursor.rowcount
 
     def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
         query = QUERIES[query.name]
@@ -340,14 +295,6 @@ def translate(error: sqlite3.Error, busy_timeout: float, path: Path | None = Non
     return TradeDBError(f"SQLite error: {message}")
 
 
-# The writer's page cache, at most (SQLite's default is 2 MiB). A large
-# transaction (a bulk load) whose changed pages outgrow the cache writes them
-# to the WAL before COMMIT, many of them again and again; 32 MiB cut the
-# CPU time of inserting 100,000 trades by about a quarter (README,
-# Performance). Pages are taken only as a transaction needs them.
-WRITER_CACHE_KIB = 32 * 1024
-
-
 def _open(path: Path, busy_timeout: float, *, reader: bool) -> sqlite3.Connection:
     # isolation_level=None: tradedb issues BEGIN/COMMIT itself, and nothing
     # else opens a transaction behind its back.
@@ -359,7 +306,6 @@ def _open(path: Path, busy_timeout: float, *, reader: bool) -> sqlite3.Connectio
             (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             if mode == "wal":
                 # From here on the writer waits only in begin_immediate, in its
                 # own short naps: once BEGIN IMMEDIATE holds the write lock, a WAL
