@@ -124,11 +124,57 @@ async def test_pages_cover_the_filtered_set_in_order(repo: tradedb.Repository, s
         assert keys == sorted(keys, reverse=descending)
 
 
+FILTERS: list[dict[str, Any]] = [
+    {}, {"bot_id": "alpha"}, {"bot_id": "beta", "symbol": "ETHUSDT"}, {"bot_id": "gamma", "trade_type": "live"},
+    {"bot_id": "alpha", "trade_type": "live"}, {"bot_id": "beta", "since": "2024-03-03", "until": "2024-03-06"},
+    {"bot_id": "gamma", "since": "2024-03-05"}, {"bot_id": "alpha", "until": "2024-03-04"},
+    {"bot_id": "nobody"}, {"symbol": "SOLUSDT", "since": "2024-03-02"}, {"trade_type": "paper", "until": "2024-03-07"},
+    {"since": "2024-03-04", "until": "2024-03-04"},
+]
+
+
+def matching(trades: list[tradedb.Trade], where: dict[str, Any]) -> list[tradedb.Trade]:
+    """The closed trades a report filter matches, worked out here from the trades."""
+    found = closed(trades, **{k: v for k, v in where.items() if k in ("bot_id", "symbol", "trade_type")})
+    if "since" in where:
+        found = [t for t in found if t.exit_time.date() >= date.fromisoformat(where["since"])]  # type: ignore[union-attr]
+    if "until" in where:
+        found = [t for t in found if t.exit_time.date() <= date.fromisoformat(where["until"])]  # type: ignore[union-attr]
+    return found
+
+
 async def test_csv_iteration_is_every_match_in_exit_order(repo: tradedb.Repository) -> None:
     await seed(repo)
     trades = await stored(repo)
     got = [t async for t in repo.iter_closed_trades(bot_id="beta", page_size=3)]
     assert [t.id for t in got] == [t.id for t in sorted(closed(trades, bot_id="beta"), key=lambda t: (t.exit_time, t.id))]
+
+
+@pytest.mark.parametrize("where", FILTERS, ids=lambda where: "&".join(f"{k}={v}" for k, v in where.items()) or "all")
+async def test_csv_iteration_with_filters_and_positions(repo: tradedb.Repository, where: dict[str, Any]) -> None:
+    # closed_trades_after (all bots) and closed_trades_of_bot_after (one bot): pages of 1, 3 and 1000 after a
+    # position within since/until give every match once, in (exit_time, id) order.
+    await seed(repo)
+    expected = [t.id for t in sorted(matching(await stored(repo), where), key=lambda t: (t.exit_time, t.id))]
+    for size in (1, 3, 1000):
+        assert [t.id async for t in repo.iter_closed_trades(**where, page_size=size)] == expected
+
+
+@pytest.mark.parametrize("where", FILTERS, ids=lambda where: "&".join(f"{k}={v}" for k, v in where.items()) or "all")
+async def test_counts_and_distributions_of_one_bot_or_all(repo: tradedb.Repository, where: dict[str, Any]) -> None:
+    # closed_trade_count / pnl_distribution, and their one-bot variants: exact against the trades.
+    await seed(repo)
+    expected = matching(await stored(repo), where)
+    page = await repo.get_closed_trades_page(**where, page_size=1000)
+    assert page.total == len(expected) and sorted(t.id for t in page.trades) == sorted(t.id for t in expected)
+    found = await repo.get_pnl_distribution(**where)
+    for bucket in found.buckets:
+        assert bucket.trades == sum(
+            1 for t in expected if t.pnl_percentage is not None
+            and (bucket.low is None or t.pnl_percentage >= bucket.low)
+            and (bucket.high is None or t.pnl_percentage < bucket.high)), bucket.label
+    assert found.without_percentage == sum(1 for t in expected if t.pnl_percentage is None)
+    assert sum(b.trades for b in found.buckets) + found.without_percentage == len(expected)
 
 
 async def test_distribution_counts_each_bucket_exactly(repo: tradedb.Repository, bot: tradedb.BotInstance, raw_sql: Any) -> None:
@@ -170,9 +216,22 @@ async def test_reports_follow_updates_and_deletes(repo: tradedb.Repository, raw_
 
 
 async def test_symbols(repo: tradedb.Repository, bot: tradedb.BotInstance) -> None:
+    assert await repo.get_traded_symbols() == []
     await repo.create_trade(trade_data(symbol="ZZZUSDT"))
     await repo.create_trade(trade_data(symbol="AAAUSDT", status="closed", exit_time=DAY + timedelta(days=1), exit_price="1"))
-    assert await repo.get_traded_symbols() == ["AAAUSDT", "ZZZUSDT"]
+    # A symbol whose only trade was cancelled is not traded; one with a cancelled and a closed trade is.
+    for symbol in ("MMMUSDT", "BBBUSDT"):
+        cancelled = await repo.create_trade(trade_data(symbol=symbol))
+        await repo.cancel_trade(cancelled.id, reason="test")
+    await repo.create_trade(trade_data(symbol="BBBUSDT", status="closed", exit_time=DAY + timedelta(days=2), exit_price="2"))
+    await repo.create_trade(trade_data(symbol="AAAUSDT"))  # open and closed: once
+    assert await repo.get_traded_symbols() == ["AAAUSDT", "BBBUSDT", "ZZZUSDT"]
+
+
+async def test_symbols_of_the_seed(repo: tradedb.Repository) -> None:
+    await seed(repo)
+    trades = await stored(repo)
+    assert await repo.get_traded_symbols() == sorted({t.symbol for t in trades if t.status in ("open", "closed")})
 
 
 @pytest.mark.parametrize(("call", "field"), [

@@ -31,8 +31,12 @@ DAILY_PNL_OF_BOT = QUERIES["daily_pnl_of_bot"]
 NET_PNL_BETWEEN = QUERIES["net_pnl_of_bot_between"]
 CLOSED_TRADE_COUNT = QUERIES["closed_trade_count"]
 PNL_DISTRIBUTION = QUERIES["pnl_distribution"]
+# One bot's count and distribution read only its primary key range of closed_trade_stats.
+CLOSED_TRADE_COUNT_OF_BOT = QUERIES["closed_trade_count_of_bot"]
+PNL_DISTRIBUTION_OF_BOT = QUERIES["pnl_distribution_of_bot"]
 TRADED_SYMBOLS = QUERIES["traded_symbols"]
 CLOSED_TRADES_AFTER = QUERIES["closed_trades_after"]
+CLOSED_TRADES_OF_BOT_AFTER = QUERIES["closed_trades_of_bot_after"]
 LIST_BOTS = QUERIES["list_bot_instances"]
 
 # (sort, descending) -> the query that reads a page in that order; the
@@ -231,7 +235,7 @@ def closed_trades_page(
     session: Session, where: ClosedTradeFilter, sort: str, descending: bool, page: int, page_size: int
 ) -> TradePage:
     """One page (from 1) of the matching closed trades in the given order, and how many match in all."""
-    total = int(session.one(CLOSED_TRADE_COUNT, where.days())[0])
+    total = int(session.one(CLOSED_TRADE_COUNT if where.bot_id is None else CLOSED_TRADE_COUNT_OF_BOT, where.days())[0])
     family = SORTS[sort]
     params = {**where.times(), "limit": page_size, "offset": (page - 1) * page_size}
     if family == "exit" and where.bot_id is not None:
@@ -248,7 +252,8 @@ def closed_trades_after(
     """Up to `limit` matching closed trades in exit order after position `after`; and the position after them (None: no more)."""
     after_time, after_id = after if after is not None else (None, None)
     params = {**where.times(), "after_time": after_time, "after_id": after_id, "limit": limit}
-    trades = [trade_from_row(row) for row in session.many(CLOSED_TRADES_AFTER, params)]
+    query = CLOSED_TRADES_AFTER if where.bot_id is None else CLOSED_TRADES_OF_BOT_AFTER
+    trades = [trade_from_row(row) for row in session.many(query, params)]
     if len(trades) < limit:
         return trades, None
     last = trades[-1]
@@ -257,7 +262,8 @@ def closed_trades_after(
 
 def pnl_distribution(session: Session, where: ClosedTradeFilter) -> PnlDistribution:
     """The matching closed trades counted per pnl_percentage bucket, every bucket in order; and those without one."""
-    counts = {int(bucket): int(trades) for bucket, trades in session.many(PNL_DISTRIBUTION, where.days())}
+    query = PNL_DISTRIBUTION if where.bot_id is None else PNL_DISTRIBUTION_OF_BOT
+    counts = {int(bucket): int(trades) for bucket, trades in session.many(query, where.days())}
     bounds = (None, *BUCKET_EDGES, None)
     buckets = [PnlBucket(bounds[i], bounds[i + 1], counts.get(i, 0)) for i in range(len(BUCKET_EDGES) + 1)]
     return PnlDistribution(buckets, counts.get(NO_PERCENTAGE, 0))

@@ -90,11 +90,43 @@ WHERE (:bot_id IS NULL OR bot_id = :bot_id)
 GROUP BY bucket
 ORDER BY bucket;
 
+-- name: closed_trade_count_of_bot(bot_id, symbol, trade_type, since, until) :one
+-- How many of one bot's closed trades match the filters: its primary key
+-- range (bot_id, day), about a tenth of the table with ten bots.
+SELECT ifnull(sum(trades), 0) AS trades
+FROM closed_trade_stats
+WHERE bot_id = :bot_id
+  AND day >= ifnull(:since, '') AND day <= ifnull(:until, '~')
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR EXISTS (SELECT 1 FROM bot_instances WHERE id = :bot_id AND type = :trade_type));
+
+-- name: pnl_distribution_of_bot(bot_id, symbol, trade_type, since, until) :many
+-- One bot's matching closed trades per pnl_percentage bucket (-1: none),
+-- through its primary key range as above.
+SELECT bucket, sum(trades) AS trades
+FROM closed_trade_stats
+WHERE bot_id = :bot_id
+  AND day >= ifnull(:since, '') AND day <= ifnull(:until, '~')
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR EXISTS (SELECT 1 FROM bot_instances WHERE id = :bot_id AND type = :trade_type))
+GROUP BY bucket
+ORDER BY bucket;
+
 -- name: traded_symbols() :many
--- Every symbol with a closed or an open trade, in order.
-SELECT symbol FROM closed_trade_stats
-UNION
-SELECT symbol FROM trades WHERE status = 'open'
+-- Every symbol with a closed or an open trade, in order: a skip scan of
+-- idx_symbol_status (symbol, status), one seek per distinct symbol and one
+-- to see that it has an open or closed trade (not only cancelled ones).
+WITH RECURSIVE symbols(symbol) AS (
+    SELECT min(symbol) FROM trades
+    UNION ALL
+    SELECT (SELECT min(t.symbol) FROM trades AS t WHERE t.symbol > symbols.symbol)
+    FROM symbols
+    WHERE symbols.symbol IS NOT NULL
+)
+SELECT symbol
+FROM symbols
+WHERE symbol IS NOT NULL
+  AND EXISTS (SELECT 1 FROM trades AS t WHERE t.symbol = symbols.symbol AND t.status IN ('open', 'closed'))
 ORDER BY symbol;
 
 -- Closed trades a page at a time, for the dashboard's table: one query per
@@ -258,6 +290,9 @@ LIMIT :limit OFFSET :offset;
 -- Matching closed trades in exit order after the position (after_time,
 -- after_id), NULL to start: the CSV export reads the whole set this way, a
 -- page per query, so no snapshot is held while a slow client downloads.
+-- One lower bound on exit_time, the later of since and after_time: with two,
+-- SQLite ranged idx_exit_time on since and walked it again from there for
+-- every page.
 SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
        sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
@@ -267,7 +302,24 @@ FROM trades
 WHERE status = 'closed' AND (:bot_id IS NULL OR bot_id = :bot_id)
   AND (:symbol IS NULL OR symbol = :symbol)
   AND (:trade_type IS NULL OR trade_type = :trade_type)
-  AND exit_time >= ifnull(:since, '') AND exit_time < ifnull(:until, '~')
-  AND exit_time >= ifnull(:after_time, '') AND (exit_time, id) > (ifnull(:after_time, ''), ifnull(:after_id, ''))
+  AND exit_time >= max(ifnull(:since, ''), ifnull(:after_time, '')) AND exit_time < ifnull(:until, '~')
+  AND (exit_time, id) > (ifnull(:after_time, ''), ifnull(:after_id, ''))
+ORDER BY exit_time, id
+LIMIT :limit;
+
+-- name: closed_trades_of_bot_after(bot_id, symbol, trade_type, since, until, after_time, after_id, limit) :many
+-- One bot's matching closed trades in exit order after the position, as
+-- above: its range of idx_closed_trades (bot_id, exit_time), not every bot's.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND bot_id = :bot_id
+  AND (:symbol IS NULL OR symbol = :symbol)
+  AND (:trade_type IS NULL OR trade_type = :trade_type)
+  AND exit_time >= max(ifnull(:since, ''), ifnull(:after_time, '')) AND exit_time < ifnull(:until, '~')
+  AND (exit_time, id) > (ifnull(:after_time, ''), ifnull(:after_id, ''))
 ORDER BY exit_time, id
 LIMIT :limit;
