@@ -277,3 +277,54 @@ async def test_changes_say_when_the_file_was_replaced(database: Any, repo: trade
     with pytest.raises(tradedb.TradeDBError, match="was deleted or replaced while open"):
         await asyncio.wait_for(waiter, 2)
     await changes.aclose()
+
+
+@pytest.mark.parametrize("deep", [0, 10, 10**9], ids=["by-day-from-page-1", "by-day-from-row-10", "offset-only"])
+@pytest.mark.parametrize("descending", [True, False])
+@pytest.mark.parametrize("where", FILTERS, ids=lambda where: "&".join(f"{k}={v}" for k, v in where.items()) or "all")
+async def test_pages_in_exit_order_found_by_day(repo: tradedb.Repository, monkeypatch: pytest.MonkeyPatch,
+                                                where: dict[str, Any], descending: bool, deep: int) -> None:
+    # From DEEP_OFFSET rows in, a page in exit order starts from the day its first row is in (closed_trades_per_day
+    # and closed_trades_per_day_of_bot): the same rows, in the same (exit_time, id) order, as OFFSET alone gives.
+    monkeypatch.setattr(tradedb.reports, "DEEP_OFFSET", deep)
+    await seed(repo)
+    # Several trades closed at the same instant, so that ties by id cross pages within a day.
+    same = datetime(2024, 3, 5, 12, tzinfo=UTC)
+    await repo.create_trades([
+        trade_data(bot_id=bot_id, trade_type="live" if bot_id == "gamma" else "paper", symbol="ETHUSDT",
+                   status="closed", exit_time=same, exit_price="50000", entry_time=same - timedelta(hours=1))
+        for bot_id in ("alpha", "beta", "gamma") for _ in range(4)])
+    expected = sorted(matching(await stored(repo), where), key=lambda t: (t.exit_time, t.id), reverse=descending)
+    for size in (1, 4, 7):
+        seen: list[str] = []
+        pages = max(1, -(-len(expected) // size))
+        for page in range(1, pages + 2):  # and one past the end: empty, with the same total
+            result = await repo.get_closed_trades_page(**where, sort="exit_time", descending=descending,
+                                                       page=page, page_size=size)
+            assert result.total == len(expected) and result.pages == pages
+            assert len(result.trades) == (0 if page > pages else min(size, len(expected) - (page - 1) * size))
+            seen += [t.id for t in result.trades]
+        assert seen == [t.id for t in expected]
+
+
+@pytest.mark.parametrize("sort", ["entry_time", "net_pnl", "pnl_percentage"])
+@pytest.mark.parametrize("descending", [True, False])
+async def test_pages_in_other_orders_with_and_without_dates(repo: tradedb.Repository, sort: str, descending: bool) -> None:
+    # closed_trades_undated_by_* (no since or until) and closed_trades_by_* (dates): every match once, in the order
+    # asked, ties broken by id the same way, missing values last.
+    await seed(repo)
+    trades = await stored(repo)
+    for where in FILTERS:
+        present = sorted((t for t in matching(trades, where) if getattr(t, sort) is not None),
+                         key=lambda t: (getattr(t, sort), t.id), reverse=descending)
+        missing = sorted((t for t in matching(trades, where) if getattr(t, sort) is None), key=lambda t: t.id,
+                         reverse=descending)
+        seen: list[str] = []
+        page = 1
+        while True:
+            result = await repo.get_closed_trades_page(**where, sort=sort, descending=descending, page=page, page_size=7)
+            seen += [t.id for t in result.trades]
+            if page >= result.pages:
+                break
+            page += 1
+        assert seen == [t.id for t in present + missing], where

@@ -34,6 +34,8 @@ PNL_DISTRIBUTION = QUERIES["pnl_distribution"]
 # One bot's count and distribution read only its primary key range of closed_trade_stats.
 CLOSED_TRADE_COUNT_OF_BOT = QUERIES["closed_trade_count_of_bot"]
 PNL_DISTRIBUTION_OF_BOT = QUERIES["pnl_distribution_of_bot"]
+CLOSED_TRADES_PER_DAY = QUERIES["closed_trades_per_day"]
+CLOSED_TRADES_PER_DAY_OF_BOT = QUERIES["closed_trades_per_day_of_bot"]
 TRADED_SYMBOLS = QUERIES["traded_symbols"]
 CLOSED_TRADES_AFTER = QUERIES["closed_trades_after"]
 CLOSED_TRADES_OF_BOT_AFTER = QUERIES["closed_trades_of_bot_after"]
@@ -44,6 +46,13 @@ LIST_BOTS = QUERIES["list_bot_instances"]
 PAGE_QUERIES: dict[tuple[str, bool], Query] = {
     (sort, descending): QUERIES[f"closed_trades_by_{sort}_{'desc' if descending else 'asc'}"]
     for sort in ("exit", "entry", "net_pnl", "pnl_percentage")
+    for descending in (True, False)
+}
+# The other orders without exit dates: no index sorts them, and walking idx_exit_time over all history with a
+# table lookup per row is 3-4x slower on SQLite than reading the table in one pass (see reports.sql).
+UNDATED_PAGE_QUERIES: dict[tuple[str, bool], Query] = {
+    (sort, descending): QUERIES[f"closed_trades_undated_by_{sort}_{'desc' if descending else 'asc'}"]
+    for sort in ("entry", "net_pnl", "pnl_percentage")
     for descending in (True, False)
 }
 PAGE_OF_BOT_QUERIES: dict[bool, Query] = {
@@ -61,6 +70,9 @@ BUCKET_EDGES = tuple(
 )
 NO_PERCENTAGE = -1
 MAX_PAGE_SIZE = 1000
+# From this many rows in, a page in exit order is found by day (closed_trades_per_day), not by OFFSET alone:
+# an OFFSET over idx_exit_time costs a table lookup per row skipped (page 9,998 of a million trades: 1.2-6 s).
+DEEP_OFFSET = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,15 +247,53 @@ def closed_trades_page(
     session: Session, where: ClosedTradeFilter, sort: str, descending: bool, page: int, page_size: int
 ) -> TradePage:
     """One page (from 1) of the matching closed trades in the given order, and how many match in all."""
-    total = int(session.one(CLOSED_TRADE_COUNT if where.bot_id is None else CLOSED_TRADE_COUNT_OF_BOT, where.days())[0])
     family = SORTS[sort]
     params = {**where.times(), "limit": page_size, "offset": (page - 1) * page_size}
+    if family == "exit" and params["offset"] >= DEEP_OFFSET:
+        days = _per_day(session, where)
+        total = sum(trades for _, trades in days)
+        seek = _day_seek(days, descending, params["offset"])
+        if seek is None:  # past the last match
+            return TradePage([], total, page, page_size)
+        params.update(seek)
+    else:
+        total = int(session.one(CLOSED_TRADE_COUNT if where.bot_id is None else CLOSED_TRADE_COUNT_OF_BOT, where.days())[0])
     if family == "exit" and where.bot_id is not None:
         query = PAGE_OF_BOT_QUERIES[descending]
+    elif family != "exit" and where.since is None and where.until is None:
+        query = UNDATED_PAGE_QUERIES[(family, descending)]
     else:
         query = PAGE_QUERIES[(family, descending)]
     trades = [trade_from_row(row) for row in session.many(query, params)]
     return TradePage(trades, total, page, page_size)
+
+
+def _per_day(session: Session, where: ClosedTradeFilter) -> list[tuple[str, int]]:
+    """The matching closed trades per UTC exit day ('YYYY-MM-DD'), oldest day first, from closed_trade_stats."""
+    if where.bot_id is not None:
+        return [(day, int(trades)) for day, trades in session.many(CLOSED_TRADES_PER_DAY_OF_BOT, where.days())]
+    days: dict[str, int] = {}
+    for day, trades in session.many(CLOSED_TRADES_PER_DAY, where.days()):  # per bot and day
+        days[day] = days.get(day, 0) + int(trades)
+    return sorted(days.items())
+
+
+def _day_seek(days: list[tuple[str, int]], descending: bool, offset: int) -> dict[str, Any] | None:
+    """Where the row `offset` (from 0) of the exit order lies: the day it is in as the bound that starts the order
+    there (until the next day for newest first, since that day for oldest first), and its offset from that bound;
+    None when there are no more than `offset` rows.
+
+    Only the bound on the side the order starts from moves, and only inward (the day holds matching trades, so it
+    is within since and until), so the rows from it on are the same rows in the same order.
+    """
+    skipped = 0
+    for day, trades in reversed(days) if descending else days:
+        if skipped + trades > offset:
+            start = date.fromisoformat(day)
+            bound = {"until": day_start(start, 1)} if descending else {"since": day_start(start)}
+            return {**bound, "offset": offset - skipped}
+        skipped += trades
+    return None
 
 
 def closed_trades_after(

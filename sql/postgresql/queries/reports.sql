@@ -106,6 +106,29 @@ WHERE bot_id = :bot_id
 GROUP BY bucket
 ORDER BY bucket;
 
+-- name: closed_trades_per_day(bot_id, symbol, trade_type, since, until) :many
+-- How many closed trades match the filters per bot and exit day: where a
+-- deep page of the exit orders starts (tradedb/reports.py adds up the days,
+-- then reads the page from its day on, not past every row before it).
+SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(trades)::bigint AS trades
+FROM closed_trade_stats
+WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
+  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+GROUP BY bot_id, closed_trade_stats.day;
+
+-- name: closed_trades_per_day_of_bot(bot_id, symbol, trade_type, since, until) :many
+-- The same for one bot, oldest day first, through its primary key range.
+SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(trades)::bigint AS trades
+FROM closed_trade_stats
+WHERE bot_id = :bot_id
+  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR EXISTS (SELECT 1 FROM bot_instances WHERE id = :bot_id AND type = :trade_type))
+GROUP BY closed_trade_stats.day
+ORDER BY closed_trade_stats.day;
+
 -- name: traded_symbols() :many
 -- Every symbol with a closed or an open trade, in order: a loose index scan
 -- of idx_symbol_status (symbol, status), one seek per distinct symbol and
@@ -276,6 +299,100 @@ WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR trade_type = :trade_type)
   AND exit_time >= coalesce(:since::timestamptz, '-infinity') AND exit_time < coalesce(:until::timestamptz, 'infinity')
+ORDER BY pnl_percentage NULLS LAST, id
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
+
+-- The same orders for a request without exit dates (tradedb/reports.py picks
+-- these when since and until are both NULL; SQLite reads its table in one
+-- pass for them). No index sorts these, so every matching row is read; the
+-- bounds as (:x IS NULL OR ...) leave a generic plan no index range to walk.
+-- name: closed_trades_undated_by_entry_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Newest entry first. Without exit dates.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND (:since::timestamptz IS NULL OR exit_time >= :since) AND (:until::timestamptz IS NULL OR exit_time < :until)
+ORDER BY entry_time DESC, id DESC
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
+
+-- name: closed_trades_undated_by_entry_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Oldest entry first. Without exit dates.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND (:since::timestamptz IS NULL OR exit_time >= :since) AND (:until::timestamptz IS NULL OR exit_time < :until)
+ORDER BY entry_time, id
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
+
+-- name: closed_trades_undated_by_net_pnl_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Largest net PnL first. Without exit dates.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND (:since::timestamptz IS NULL OR exit_time >= :since) AND (:until::timestamptz IS NULL OR exit_time < :until)
+ORDER BY net_pnl DESC NULLS LAST, id DESC
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
+
+-- name: closed_trades_undated_by_net_pnl_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Smallest (most negative) net PnL first. Without exit dates.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND (:since::timestamptz IS NULL OR exit_time >= :since) AND (:until::timestamptz IS NULL OR exit_time < :until)
+ORDER BY net_pnl NULLS LAST, id
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
+
+-- name: closed_trades_undated_by_pnl_percentage_desc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Largest PnL percentage first. Without exit dates.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND (:since::timestamptz IS NULL OR exit_time >= :since) AND (:until::timestamptz IS NULL OR exit_time < :until)
+ORDER BY pnl_percentage DESC NULLS LAST, id DESC
+LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
+
+-- name: closed_trades_undated_by_pnl_percentage_asc(bot_id, symbol, trade_type, since, until, limit, offset) :many
+-- Smallest PnL percentage first. Without exit dates.
+SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
+       symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
+       sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
+       exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
+       exit_reason, status, extra_metadata, created_at, updated_at
+FROM trades
+WHERE status = 'closed' AND (:bot_id::text IS NULL OR bot_id = :bot_id)
+  AND (:symbol::text IS NULL OR symbol = :symbol)
+  AND (:trade_type::text IS NULL OR trade_type = :trade_type)
+  AND (:since::timestamptz IS NULL OR exit_time >= :since) AND (:until::timestamptz IS NULL OR exit_time < :until)
 ORDER BY pnl_percentage NULLS LAST, id
 LIMIT CASE WHEN :limit::bigint >= 0 THEN :limit END OFFSET :offset::bigint;
 
