@@ -724,6 +724,21 @@ async def check_everything(client: Any, repo: Any, truth: Truth, spec: Spec, csv
         middle = (await get(f"/api/trades?page={max(1, pages // 2)}")).json()
         check.equal("trades middle page: a full page", len(middle["rows"]), min(PAGE_SIZE, truth.filters["all"]["count"]))
         check.equal("trades middle page: pages", middle["pages"], pages)
+        # Deep pages are found by day (tradedb.reports.DEEP_OFFSET); by OFFSET alone they are the same rows.
+        import tradedb.reports
+        bot_pages = -(-truth.filters["bot"]["count"] // PAGE_SIZE)
+        for order, bot in (("desc", None), ("asc", None), ("desc", truth.bot)):
+            address = f"/api/trades?page={max(1, (bot_pages if bot else pages) // 2)}&order={order}"
+            address += f"&{urlencode({'bot': bot})}" if bot else ""
+            order += f", {bot}" if bot else ""
+            by_day = (await get(address)).json()
+            deep, tradedb.reports.DEEP_OFFSET = tradedb.reports.DEEP_OFFSET, 10**18
+            try:
+                plain = (await get(address)).json()
+            finally:
+                tradedb.reports.DEEP_OFFSET = deep
+            check.equal(f"trades middle page, exit time {order}: the rows of OFFSET alone",
+                        [r["id"] for r in by_day["rows"]], [r["id"] for r in plain["rows"]])
 
     # The CSV export: every trade of the bot, and its net PnL adding up exactly.
     bot_summary = summaries[truth.bot]
