@@ -71,7 +71,11 @@ FROM closed_trade_stats
 WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
-  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity');
+  -- Not day >= coalesce(:since, '-infinity'): psycopg prepares a statement
+  -- after 5 runs, and a generic plan of that walks idx_closed_trade_stats_day
+  -- over every row (107 ms against 61 alone at 1,000,000 trades; 166 against
+  -- 133 for the distribution). A custom plan drops the NULL tests either way.
+  AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until);
 
 -- name: pnl_distribution(bot_id, symbol, trade_type, since, until) :many
 -- The matching closed trades counted per pnl_percentage bucket (-1: none).
@@ -80,7 +84,7 @@ FROM closed_trade_stats
 WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
-  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+  AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until)
 GROUP BY bucket
 ORDER BY bucket;
 
@@ -115,7 +119,7 @@ FROM closed_trade_stats
 WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
-  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+  AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until)
 GROUP BY bot_id, closed_trade_stats.day;
 
 -- name: closed_trades_per_day_of_bot(bot_id, symbol, trade_type, since, until) :many
