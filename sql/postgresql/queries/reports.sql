@@ -77,6 +77,12 @@ WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
   -- 133 for the distribution). A custom plan drops the NULL tests either way.
   AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until);
 
+-- name: closed_trade_count_all() :one
+-- How many closed trades there are (the unfiltered pages): no parameters, so
+-- that PostgreSQL's plan of it, prepared or not, is the one for all history.
+SELECT coalesce(sum(trades), 0)::bigint AS trades
+FROM closed_trade_stats;
+
 -- name: pnl_distribution(bot_id, symbol, trade_type, since, until) :many
 -- The matching closed trades counted per pnl_percentage bucket (-1: none).
 SELECT bucket, sum(trades)::bigint AS trades
@@ -120,6 +126,13 @@ WHERE (:bot_id::text IS NULL OR bot_id = :bot_id)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
   AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until)
+GROUP BY bot_id, closed_trade_stats.day;
+
+-- name: closed_trades_per_day_all() :many
+-- closed_trades_per_day without filters (the unfiltered pages), without
+-- parameters for the same reason as closed_trade_count_all.
+SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(trades)::bigint AS trades
+FROM closed_trade_stats
 GROUP BY bot_id, closed_trade_stats.day;
 
 -- name: closed_trades_per_day_of_bot(bot_id, symbol, trade_type, since, until) :many

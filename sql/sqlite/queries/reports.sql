@@ -79,6 +79,12 @@ WHERE (:bot_id IS NULL OR bot_id = :bot_id)
   -- little more read whole.
   AND (:since IS NULL OR day >= :since) AND (:until IS NULL OR day <= :until);
 
+-- name: closed_trade_count_all() :one
+-- How many closed trades there are (the unfiltered pages): no parameters, so
+-- that PostgreSQL's plan of it, prepared or not, is the one for all history.
+SELECT ifnull(sum(trades), 0) AS trades
+FROM closed_trade_stats;
+
 -- name: pnl_distribution(bot_id, symbol, trade_type, since, until) :many
 -- The matching closed trades counted per pnl_percentage bucket (-1: none).
 SELECT bucket, sum(trades) AS trades
@@ -124,6 +130,13 @@ WHERE (:bot_id IS NULL OR bot_id = :bot_id)
   AND (:symbol IS NULL OR symbol = :symbol)
   AND (:trade_type IS NULL OR bot_id IN (SELECT id FROM bot_instances WHERE type = :trade_type))
   AND (:since IS NULL OR day >= :since) AND (:until IS NULL OR day <= :until)  -- read whole, as above
+GROUP BY bot_id, day;
+
+-- name: closed_trades_per_day_all() :many
+-- closed_trades_per_day without filters (the unfiltered pages), without
+-- parameters for the same reason as closed_trade_count_all.
+SELECT day AS day, sum(trades) AS trades
+FROM closed_trade_stats
 GROUP BY bot_id, day;
 
 -- name: closed_trades_per_day_of_bot(bot_id, symbol, trade_type, since, until) :many
