@@ -100,7 +100,7 @@ ORDER BY bucket;
 SELECT coalesce(sum(trades), 0)::bigint AS trades
 FROM closed_trade_stats
 WHERE bot_id = :bot_id
-  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+  AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR EXISTS (SELECT 1 FROM bot_instances WHERE id = :bot_id AND type = :trade_type));
 
@@ -110,7 +110,7 @@ WHERE bot_id = :bot_id
 SELECT bucket, sum(trades)::bigint AS trades
 FROM closed_trade_stats
 WHERE bot_id = :bot_id
-  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+  AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR EXISTS (SELECT 1 FROM bot_instances WHERE id = :bot_id AND type = :trade_type))
 GROUP BY bucket
@@ -140,7 +140,7 @@ GROUP BY bot_id, closed_trade_stats.day;
 SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(trades)::bigint AS trades
 FROM closed_trade_stats
 WHERE bot_id = :bot_id
-  AND day >= coalesce(:since::date, '-infinity') AND day <= coalesce(:until::date, 'infinity')
+  AND (:since::date IS NULL OR day >= :since) AND (:until::date IS NULL OR day <= :until)
   AND (:symbol::text IS NULL OR symbol = :symbol)
   AND (:trade_type::text IS NULL OR EXISTS (SELECT 1 FROM bot_instances WHERE id = :bot_id AND type = :trade_type))
 GROUP BY closed_trade_stats.day
