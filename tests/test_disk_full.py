@@ -19,7 +19,7 @@ import pytest
 import tradedb
 from cli_support import cli
 from conftest import trade_data
-from tradedb.sqlite import LOW_DISK_BYTES
+from tradedb.sqlite import LOW_DISK_BYTES, WRITER_CACHE_KIB
 
 OLD = datetime(2020, 1, 1, tzinfo=timezone.utc)
 PAD = {"pad": "x" * 2000}  # a trade of about 2 KB: the disk fills in a few dozen writes
@@ -216,9 +216,11 @@ async def test_a_transaction_that_sqlite_rolled_back_for_space_commits_nothing_o
             async with repo.transaction():
                 await repo.create_trade(trade_data())
                 try:
-                    # Too big for SQLite's page cache: it spills to the WAL before
-                    # COMMIT, fails, and SQLite rolls back the whole transaction.
-                    await repo.create_trades([trade_data(extra_metadata=PAD) for _ in range(1500)])
+                    # Too big for the writer's page cache (1.5 times WRITER_CACHE_KIB of
+                    # metadata): it spills to the WAL before COMMIT, fails, and SQLite
+                    # rolls back the whole transaction.
+                    pad = {"pad": "x" * (WRITER_CACHE_KIB * 1024 * 3 // 2 // 1500)}
+                    await repo.create_trades([trade_data(extra_metadata=pad) for _ in range(1500)])
                 except tradedb.DiskFull as error:
                     assert "SQLite rolled back the whole transaction" in str(error)
                 for _ in range(3):  # a caller carrying on regardless

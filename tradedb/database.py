@@ -11,7 +11,7 @@ the dialect.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +51,9 @@ class Session(Protocol):
     def exec(self, query: Query, params: Mapping[str, Any]) -> int:
         """Run an :exec query: the number of rows it changed."""
 
-    def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Run an :exec query once per parameter set, in one call into the driver."""
+    def exec_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Run an :exec query once per parameter set (an INSERT, for many rows per statement); `rows` may be a
+        generator, consumed as the statements are sent (on a server, while it runs those sent before)."""
 
     def sum_overflowed(self, error: BaseException) -> bool:
         """Whether `error` is the database refusing a sum too large for its integers (then sum in Python)."""

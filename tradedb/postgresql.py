@@ -38,11 +38,12 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import InvalidOperation
+from itertools import islice
 from pathlib import Path
 from time import perf_counter
 from typing import Any, TypeVar
@@ -54,6 +55,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
+from .bulk import ROWS_PER_STATEMENT, ReadAhead, multi_row_sql, recorded, statement_sizes
 from .database import Check, SchemaState
 from .errors import (
     ConflictError,
@@ -75,6 +77,9 @@ from .values import time_to_text, utc_now
 SQL_LOG = logging.getLogger("tradedb.sql")
 LOG = logging.getLogger("tradedb")
 QUERIES = DIALECTS["postgresql"]
+
+# PostgreSQL takes this many parameters in one statement (see tradedb/bulk.py).
+MAX_PARAMETERS = 65535
 OLDEST_SERVER = 130000  # trim_scale, gen_random_uuid without an extension
 _TRIGGER_MESSAGE = re.compile(r"^\w+\.(?P<column>\w+): (?P<reason>.+)$", re.S)
 _KEY = re.compile(r"^Key \((?P<columns>[^)]*)\)=")
@@ -304,29 +309,82 @@ class Session:
         """Run an :exec query: the number of rows it changed."""
         return self._run(query, "exec", params).rowcount
 
-    def exec_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Run an :exec query once per parameter set, pipelined in one round trip."""
+    def exec_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Run an :exec query once per parameter set, pipelined; an INSERT of one VALUES row, for many rows per statement.
+
+        `rows` may be a generator: it is read a statement's rows at a time, each
+        statement sent as soon as its rows are there, so that the server runs
+        it while the next rows are made. Its own error comes first, as if it had
+        been read whole before anything was sent: after a failed statement, the
+        rest of `rows` is read before the failure is raised.
+        """
         query = QUERIES[query.name]
-        if not rows:
+        logged: list[Mapping[str, Any]] | None = [] if SQL_LOG.isEnabledFor(logging.DEBUG) else None
+        pending: Iterator[Mapping[str, Any]] = iter(rows) if logged is None else recorded(rows, logged)
+        first = next(pending, None)
+        if first is None:
             return 0
-        query.check("exec", rows[0])
+        query.check("exec", first)
         started = perf_counter()
         cursor = self.connection.cursor()
         # A unit may go on after a failed batch (to name the bot a trade lacks):
         # PostgreSQL lets it only past a savepoint, where SQLite needs none.
         cursor.execute("SAVEPOINT tradedb_batch")
+        count, bind, width = 0, query.bind, len(query.declared)
+        left: list[Mapping[str, Any]] = [first]
         try:
-            cursor.executemany(query.sql, [query.bind(row) for row in rows])
-        except psycopg.Error:
-            if not self.connection.closed:
+            if multi_row_sql(query.sql, width, 1, "$") is None:
+                left.extend(pending)
+            else:
+                most = min(ROWS_PER_STATEMENT, MAX_PARAMETERS // max(1, width))
+                for size in statement_sizes(most):
+                    if size == most:
+                        left.extend(islice(pending, size - len(left)))
+                        if len(left) == size and not isinstance(rows, Sequence):
+                            # More may come: read on in a thread while psycopg waits on the server.
+                            pending = ReadAhead(pending, size)
+                    if len(left) < size:
+                        continue
+                    sql = multi_row_sql(query.sql, width, size, "$")
+                    assert sql is not None
+                    cursor.executemany(sql, self._statements(size, bind, left, pending if size == most else None))
+                    count += cursor.rowcount
+                left.extend(pending)
+            if left:
+                cursor.executemany(query.sql, [bind(row) for row in left])
+                count += cursor.rowcount
+        except BaseException as error:
+            # A failure of the rows' own making (a generator's ValidationError) as well as the server's.
+            if not self.connection.closed and self.connection.info.transaction_status != TransactionStatus.IDLE:
                 cursor.execute("ROLLBACK TO tradedb_batch")
+            if isinstance(error, Exception):
+                for _ in pending:  # the rows' own error, if any, before the server's (after their own: none left)
+                    pass
             raise
-        count = cursor.rowcount
+        finally:
+            if isinstance(pending, ReadAhead):
+                pending.close()
         cursor.execute("RELEASE tradedb_batch")
-        if SQL_LOG.isEnabledFor(logging.DEBUG):
+        if logged is not None:
             elapsed = (perf_counter() - started) * 1000
-            SQL_LOG.debug("%s x%d %r (%.3f ms)", query.name, len(rows), [dict(row) for row in rows], elapsed)
+            SQL_LOG.debug("%s x%d %r (%.3f ms)", query.name, len(logged), [dict(row) for row in logged], elapsed)
         return count
+
+    @staticmethod
+    def _statements(
+        size: int, bind: Callable[[Mapping[str, Any]], tuple[Any, ...]], left: list[Mapping[str, Any]],
+        pending: Iterator[Mapping[str, Any]] | None,
+    ) -> Iterator[list[Any]]:
+        """The parameters of statements of `size` rows: from `left` (which keeps what is short of one), then from
+        `pending` as it comes (psycopg sends each before asking for the next)."""
+        while True:
+            if pending is not None and len(left) < size:
+                left.extend(islice(pending, size - len(left)))
+            if len(left) < size:
+                return
+            chunk = left[:size]
+            del left[:size]
+            yield [value for row in chunk for value in bind(row)]
 
     def _checked(self, query: Query, kind: str, params: Mapping[str, Any]) -> Query:
         query = QUERIES[query.name]

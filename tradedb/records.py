@@ -228,6 +228,20 @@ def row_reader(record: type[Record], columns: dict[str, Kind], table: str) -> Ca
     return read
 
 
+def record_builder(record: type[Record]) -> Callable[[Sequence[Any]], Record]:
+    """A function that builds `record` from its fields' Python values, in order (row_reader without reading)."""
+    setters = tuple(getattr(record, field.name).__set__ for field in fields(record))
+    new = object.__new__
+
+    def build(values: Sequence[Any]) -> Record:
+        built: Record = new(record)
+        for set_field, value in zip(setters, values, strict=True):
+            set_field(built, value)
+        return built
+
+    return build
+
+
 def damaged(table: str, columns: dict[str, Kind], row: Sequence[Any]) -> DatabaseDamaged | None:
     """The error naming the first stored value of `row` that cannot be read, or None if all read."""
     for (name, kind), value in zip(columns.items(), row):
@@ -245,6 +259,7 @@ def damaged(table: str, columns: dict[str, Kind], row: Sequence[Any]) -> Databas
 
 
 trade_from_row = row_reader(Trade, TRADE_COLUMNS, "trades")
+trade_from_values = record_builder(Trade)
 bot_from_row = row_reader(BotInstance, BOT_COLUMNS, "bot_instances")
 metrics_from_row = row_reader(PerformanceMetrics, METRICS_COLUMNS, "performance_metrics")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -25,12 +26,12 @@ from .records import (
     UNSIGNED_MONEY,
     Trade,
     check_fields,
-    new_row,
     stored_row,
     trade_from_row,
+    trade_from_values,
 )
 from .database import Session
-from .values import EXACT, new_uuid, time_to_text, utc_now
+from .values import EXACT, DecimalKind, new_uuid, time_to_text, utc_now
 
 INSERT_TRADE = QUERIES["insert_trade"]
 GET_TRADE = QUERIES["get_trade_by_id"]
@@ -48,6 +49,8 @@ TRADES_PAGE = QUERIES["get_trades_page"]
 REQUIRED = ("bot_id", "trade_type", "entry_logic_name", "exit_logic_name", "symbol", "interval", "direction")
 AUTOMATIC = ("created_at", "updated_at")
 PNL_INPUTS = frozenset({"entry_price", "exit_price", "size", "commission", "direction", "entry_value"})
+# What settle() computes, unless given.
+SETTLED = frozenset({"exit_value", "gross_pnl", "net_pnl", "pnl_percentage"})
 # What identifies a trade's entry: a retried create_trade must repeat these.
 ENTRY_FIELDS = (
     "bot_id", "trade_type", "symbol", "interval", "direction", "entry_logic_name", "exit_logic_name",
@@ -55,13 +58,40 @@ ENTRY_FIELDS = (
 )
 
 
+# How each column of a new trade is converted (to its stored form, and the
+# value its record holds), and its place in the record.
+_CONVERT = {name: kind.convert for name, kind in TRADE_COLUMNS.items()}
+_PLACE = {name: place for place, name in enumerate(TRADE_COLUMNS)}
+_CREATED_AT, _UPDATED_AT = _PLACE["created_at"], _PLACE["updated_at"]
+# What reads the text of a column tradedb filled in itself (an id, a
+# default, a computed amount) for the record: that text is its own, checked.
+_READ_OURS = tuple(
+    (name, None if kind.read is None else Decimal if isinstance(kind, DecimalKind) else kind.read)
+    for name, kind in TRADE_COLUMNS.items()
+)
+
+
 def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
     """The stored row for a new trade: validated, defaults filled, PnL settled if it is closed."""
+    return new_trade(data, now)[0]
+
+
+def new_trade(data: Mapping[str, Any], now: str) -> tuple[dict[str, Any], list[Any]]:
+    """new_trade_row, and the values its record holds where they were converted from `data` (None elsewhere).
+
+    One pass converts each value to both forms, so a bulk load's records are
+    not read back from the text just written (see new_trade_record).
+    """
     check_fields("trade", data, TRADE_COLUMNS, fixed=AUTOMATIC)
     for name in REQUIRED:
         if data.get(name) is None:
             raise ValidationError(name, "is required for a trade")
-    row = new_row(TRADE_COLUMNS, data)
+    row = dict.fromkeys(TRADE_COLUMNS)
+    values: list[Any] = [None] * len(row)
+    convert, place = _CONVERT, _PLACE
+    for name, value in data.items():  # in the caller's order, as new_row: the first bad value is the one named
+        if value is not None:
+            row[name], values[place[name]] = convert[name](name, value)
     row["id"] = row["id"] or new_uuid()
     row["status"] = row["status"] or "open"
     if row["entry_value"] is None:
@@ -72,7 +102,18 @@ def new_trade_row(data: Mapping[str, Any], now: str) -> dict[str, Any]:
         settle(row, given=data.keys())
         require_pnl(row)
     row["created_at"] = row["updated_at"] = now
-    return row
+    return row, values
+
+
+def new_trade_record(row: Mapping[str, Any], values: list[Any], now: datetime) -> Trade:
+    """The record of a trade row just written: `values` from new_trade, the columns tradedb filled read from its text."""
+    values[_CREATED_AT] = values[_UPDATED_AT] = now
+    for place, (name, read) in enumerate(_READ_OURS):
+        if values[place] is None:
+            stored = row[name]
+            if stored is not None:
+                values[place] = stored if read is None else read(stored)
+    return trade_from_values(values)
 
 
 def fill_entry_value(row: dict[str, Any]) -> None:
@@ -93,6 +134,8 @@ def settle(row: dict[str, Any], given: Any) -> None:
     for name in ("entry_price", "size"):
         if row[name] is None:
             raise ValidationError(name, f"trade {row['id']} has no {name}, so it cannot be closed; set it first")
+    if SETTLED.issubset(given):  # history imported with its PnL: nothing to compute
+        return
     entry, exit_, size = Decimal(row["entry_price"]), Decimal(row["exit_price"]), Decimal(row["size"])
     with localcontext(EXACT):
         if "exit_value" not in given:
@@ -136,6 +179,11 @@ def rebook(session: Session, changed: Sequence[tuple[Mapping[str, Any] | None, M
                 changes[old[0]] -= old[1]
             if new:
                 changes[new[0]] += new[1]
+    book_changes(session, changes, now)
+
+
+def book_changes(session: Session, changes: Mapping[str, Decimal], now: str) -> None:
+    """Move each bot's books by its change."""
     # In one order, so that two transactions moving the same bots' books never wait on each other in a circle.
     for bot_id in sorted(changes):
         book_pnl(session, bot_id, changes[bot_id], now)
@@ -173,56 +221,154 @@ def check_transition(trade_id: str, old: str, new: str) -> None:
 
 def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[Trade]:
     """Store new trades, all or none; a client-chosen id that exists with the same entry returns that trade."""
-    now = time_to_text(utc_now())
-    rows, chosen_ids = [], []
-    for index, data in enumerate(items):
-        try:
-            rows.append(new_trade_row(data, now))
-        except ValidationError as error:
-            if len(items) == 1:
-                raise
-            raise ValidationError(f"trades[{index}].{error.field}", error.reason) from None
-        if data.get("id") is not None:
-            chosen_ids.append(rows[-1]["id"])
-    # The common call, one new trade: insert it straight away. Its id is
-    # looked up only when the insert changed nothing, that is for a retry.
-    if len(rows) == 1 and insert_trades(session, rows, now):
-        return [trade_from_row(tuple(rows[0].values()))]
-    known = stored_trades(session, chosen_ids) if chosen_ids else {}
-    results, new_rows = [], []
-    for row in rows:
-        earlier = known.get(row["id"])
-        if earlier is None:
-            known[row["id"]] = row
-            new_rows.append(row)
-            results.append(row)
+    moment = utc_now()
+    now = time_to_text(moment)
+    if len(items) == 1:
+        # The common call, one new trade: insert it straight away. Its id is
+        # looked up only when the insert changed nothing, that is for a retry.
+        row, values = new_trade(items[0], now)
+        if insert_trades(session, [row], now):
+            return [new_trade_record(row, values, moment)]
+    return create_many(session, items, moment, now)
+
+
+def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: datetime, now: str) -> list[Trade]:
+    """create_trades of any number of trades: every trade checked, then written, as if in that order.
+
+    The ids come first: those a caller chose are looked up (a retry returns the
+    stored trade). Then each trade is checked and converted as the insert reads
+    it, so that a server inserts the first rows while the next are checked; the
+    outcome is the one of checking them all first: the first invalid trade is
+    named even when an insert failed before it was reached, and a retry with
+    another entry (ConflictError) is reported before any failure to insert.
+    """
+    many = len(items) > 1
+    ids = chosen_ids(items, now)
+    known = stored_trades(session, [trade_id for trade_id in ids if trade_id is not None]) if any(ids) else {}
+    # Each trade's origin: None for a new one, -1 for one stored before, else the place of its first occurrence.
+    origin: list[int | None] = []
+    first: dict[str, int] = {}
+    for place, trade_id in enumerate(ids):
+        if trade_id is None:
+            origin.append(None)
+        elif trade_id in known:
+            origin.append(-1)
+        elif trade_id in first:
+            origin.append(first[trade_id])
         else:
-            require_same_entry(earlier, row)
-            results.append(earlier)
-    if new_rows and not insert_trades(session, new_rows, now, every=rows):
+            first[trade_id] = place
+            origin.append(None)
+    expected = origin.count(None)
+    rows: list[dict[str, Any]] = []
+    records: list[Trade | None] = []
+    changes: dict[str, Decimal] = defaultdict(Decimal)  # the new trades' net_pnl, by bot
+    conflicts: list[ConflictError] = []
+
+    def checked() -> Iterator[dict[str, Any]]:
+        """The new rows, each checked and converted as it is asked for, with its record and its part of the books;
+        the others compared with what they repeat."""
+        for place, data in enumerate(items):
+            try:
+                row, values = new_trade(data, now)
+            except ValidationError as error:
+                if not many:
+                    raise
+                raise ValidationError(f"trades[{place}].{error.field}", error.reason) from None
+            rows.append(row)
+            came_from = origin[place]
+            if came_from is None:
+                # Built now, from the values the row was converted from (not read
+                # back), while the rows before it are written.
+                records.append(new_trade_record(row, values, moment))
+                counted = booked(row)
+                if counted:
+                    with localcontext(EXACT):
+                        changes[counted[0]] += counted[1]
+                yield row
+                continue
+            records.append(None)
+            try:
+                require_same_entry(known[row["id"]] if came_from < 0 else rows[came_from], row)
+            except ConflictError as error:
+                conflicts.append(error)
+
+    rest = checked()
+    try:
+        inserted = session.exec_many(INSERT_TRADE, rest) if expected else 0
+    except ValidationError:  # a trade's own, from checked(): the first invalid one
+        raise
+    except Exception:
+        # exec_many read every trade first (an invalid one is the error then);
+        # as if they had been compared before writing, a conflict comes next.
+        if conflicts:
+            raise conflicts[0] from None
+        name_refused_bots(session, rows)
+        raise
+    for _ in rest:  # when nothing was new, the trades are checked here
+        pass
+    if conflicts:
+        raise conflicts[0]
+    if inserted != expected:
         # Stored by another connection since the lookup (on a server; SQLite's
         # write lock rules that out): the next attempt's lookup sees them.
+        if inserted:  # only some were new: which ones is unknown, so neither book nor keep any of them
+            raise StoredMeanwhile("some of these trades were stored meanwhile; send them again, each with its id")
         raise StoredMeanwhile("these trades were stored meanwhile; send them again, each with its id")
-    return [trade_from_row(tuple(row.values())) for row in results]
+    book_changes(session, changes, now)
+    # The other trades' records: of the row stored before, or the record of the trade they repeat.
+    for place, row in enumerate(rows):
+        came_from = origin[place]
+        if came_from is not None:
+            records[place] = trade_from_row(tuple(known[row["id"]].values())) if came_from < 0 else records[came_from]
+    return records  # type: ignore[return-value]  # every place is filled
 
 
-def insert_trades(
-    session: Session, rows: list[dict[str, Any]], now: str, every: list[dict[str, Any]] | None = None
-) -> int:
-    """Insert and book new trade rows; the number inserted (on failure, `every` names what was refused)."""
+def chosen_ids(items: Sequence[Mapping[str, Any]], now: str) -> list[str | None]:
+    """The id each trade was given, in its stored form (None: none given, tradedb makes one).
+
+    When an item or its id is invalid, every item up to it is checked in turn,
+    which raises the error create_trades reports: the first problem in order.
+    """
+    ids: list[str | None] = []
+    convert = TRADE_COLUMNS["id"].to_db
+    try:
+        for data in items:
+            if not isinstance(data, Mapping):
+                raise TypeError("not a dict")  # refused below, by new_trade's own words
+            given = data.get("id")
+            ids.append(None if given is None else convert("id", given))
+    except Exception:  # noqa: BLE001 - told properly below
+        for place, data in enumerate(items[: len(ids) + 1]):
+            try:
+                new_trade(data, now)
+            except ValidationError as error:
+                if len(items) == 1:
+                    raise
+                raise ValidationError(f"trades[{place}].{error.field}", error.reason) from None
+        raise
+    return ids
+
+
+def name_refused_bots(session: Session, every: list[dict[str, Any]]) -> None:
+    """After an insert failed: raise the error naming a trade's unknown bot or a type that is not its bot's, if any.
+
+    The schema refuses both without naming either; this is checked only on
+    failure, so a good insert costs no query.
+    """
+    checked = set()
+    for index, row in enumerate(every):
+        if (row["bot_id"], row["trade_type"]) not in checked:
+            prefix = f"trades[{index}]." if len(every) > 1 else ""
+            require_bot_of_type(session, row["bot_id"], row["trade_type"], prefix)
+            checked.add((row["bot_id"], row["trade_type"]))
+
+
+def insert_trades(session: Session, rows: list[dict[str, Any]], now: str) -> int:
+    """Insert and book new trade rows; the number inserted."""
     try:
         inserted = session.exec_many(INSERT_TRADE, rows)
     except Exception:
-        # The schema refuses a trade of an unknown bot, or of another type
-        # than its bot, without naming either; this names them. Checked only
-        # on failure, so a good insert costs no query.
-        every = rows if every is None else every
-        checked = set()
-        for index, row in enumerate(every):
-            if (row["bot_id"], row["trade_type"]) not in checked:
-                prefix = f"trades[{index}]." if len(every) > 1 else ""
-                require_bot_of_type(session, row["bot_id"], row["trade_type"], prefix)
-                checked.add((row["bot_id"], row["trade_type"]))
+        name_refused_bots(session, rows)
         raise
     if inserted == len(rows):
         rebook(session, [(None, row) for row in rows], now)

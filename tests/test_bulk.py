@@ -1,0 +1,381 @@
+"""The bulk path of create_trades (and of every exec_many), on both backends.
+
+create_trades converts each trade once into its stored row and its record's
+values, sends an INSERT for up to 500 rows per statement (then 64, 8 and one
+by one), and, on PostgreSQL, checks the next trades while the server inserts
+the first. These tests hold it to what one trade at a time stores and returns,
+every column; to all-or-nothing; to the first invalid trade being the one
+named; to retries answered from what is stored; and to the schema's rules still
+refusing what tradedb would never send.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import tradedb
+from tradedb import trades as trades_module
+from tradedb.errors import ConflictError, ValidationError
+from tradedb.queries import DIALECTS
+from tradedb.records import TRADE_COLUMNS, trade_from_row
+from tradedb.values import UTC, DecimalKind, JsonKind, TimeKind, UuidKind, TextKind, ChoiceKind, time_to_text
+
+COLUMNS = list(TRADE_COLUMNS)
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+class Subtime(datetime):
+    """A datetime subclass: read through datetime's own code."""
+
+
+def varied(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """`count` trades of every form a caller may give: amounts as Decimal, int, float and text; times in UTC, in
+    other zones, as text, folded; ids as UUID, upper-case text or none; open, closed (PnL given or computed) and
+    cancelled; JSON flat, nested, with non-text keys; text beyond ASCII. exit_logic_name tells them apart."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        entry = START + timedelta(minutes=7 * i, microseconds=rng.randrange(10**6) if i % 5 else 0)
+        when: Any = {
+            0: entry,
+            1: entry.astimezone(timezone(timedelta(hours=5, minutes=30))),
+            2: entry.isoformat().replace("+00:00", "Z"),
+            3: entry.replace(fold=1),
+            4: Subtime.combine(entry.date(), entry.timetz()),
+        }[i % 5]
+        price = Decimal(rng.randint(1, 10**9)).scaleb(-rng.randint(0, 10))  # some need rounding half-even
+        size = Decimal(rng.randint(1, 10**7)).scaleb(-6)
+        amount: Any = {0: price, 1: int(price) + 1, 2: float(round(price, 4)) or 0.5, 3: f" {price} "}[i % 4]
+        trade: dict[str, Any] = {
+            "bot_id": "bot-1" if i % 3 else "bot-2",
+            "trade_type": "paper" if i % 3 else "live",
+            "strategy_name": None if i % 7 == 0 else f"strategy {i % 4}",
+            "entry_logic_name": "RSIEntry",
+            "exit_logic_name": f"exit-{i:05d}",
+            "symbol": ("BTCUSDT", "ETHUSDT", "SOL/USDT")[i % 3],
+            "interval": ("1h", "15m")[i % 2],
+            "direction": ("long", "short")[i % 2],
+            "entry_time": when,
+            "entry_price": amount,
+            "size": size,
+            "extra_metadata": {
+                0: None,
+                1: {"rsi": rng.random() * 100, "signal": "bb_lower", "n": i, "ok": True, "none": None},
+                2: {"nested": {"levels": [1, 2.5, "three"]}, "tuple": (1, 2)},
+                3: {1: "int key", "x": -0.0, "big": 1e16},
+                4: ["a", {"b": "ünïcødé ✓"}],
+                5: "just text",
+            }[i % 6],
+        }
+        if i % 11 == 0:
+            trade["id"] = uuid.UUID(int=rng.getrandbits(128), version=4)
+        elif i % 11 == 1:
+            trade["id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper()
+        elif i % 11 != 2:
+            trade["id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        kind = i % 4
+        if kind in (1, 2):
+            exit_price = price * Decimal(rng.randint(900, 1100)) / 1000
+            trade.update(status="closed", exit_time=entry + timedelta(hours=3), exit_price=exit_price,
+                         commission=Decimal("0.001") * i, exit_reason="take profit ✓" if i % 2 else "stop")
+            if kind == 2:  # history with its PnL given
+                trade.update(gross_pnl=Decimal(rng.randint(-10**8, 10**8)).scaleb(-4), net_pnl=Decimal("-0.00"),
+                             pnl_percentage="1.23456", exit_value=Decimal(0), entry_value=7)
+        elif kind == 3:
+            trade.update(status="cancelled", exit_time=(entry + timedelta(minutes=1)).isoformat())
+        out.append(trade)
+    return out
+
+
+async def bots(repo: tradedb.Repository) -> None:
+    await repo.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "1000"})
+    await repo.create_bot_instance({"id": "bot-2", "type": "live", "current_balance": "50.5"})
+
+
+def stored(raw_sql: Any, backend: str) -> dict[str, tuple[Any, ...]]:
+    """Every stored trade as its columns' stored text (created_at and updated_at left out), by exit_logic_name."""
+    if backend == "sqlite":
+        columns = ", ".join(COLUMNS[:-2])
+    else:  # the text PostgreSQL holds, in tradedb's forms
+        columns = ", ".join(
+            f"to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US\"Z\"')" if isinstance(TRADE_COLUMNS[c], TimeKind)
+            else f"{c}::text" for c in COLUMNS[:-2]
+        )
+    rows = raw_sql.execute(f"SELECT {columns} FROM trades").fetchall()
+    by_name = {row[COLUMNS.index("exit_logic_name")]: tuple(row) for row in rows}
+    assert len(by_name) == len(rows)
+    return by_name
+
+
+def comparable(record: Any, backend: str) -> list[Any]:
+    """A record's fields as exact text (Decimal digits, datetime zones); JSON by value on PostgreSQL, whose JSONB
+    normalizes the text it reads back (key order, 1e16 as an integer)."""
+    return [
+        getattr(record, name) if name == "extra_metadata" and backend == "postgresql" else repr(getattr(record, name))
+        for name in COLUMNS
+    ]
+
+
+async def test_a_batch_stores_and_returns_what_one_trade_at_a_time_does(repo, raw_sql, backend) -> None:
+    await bots(repo)
+    # 600 trades: one statement of 500 rows, one of 64, four of 8, and 4 rows one by one.
+    items = varied(600)
+    records = await repo.create_trades(items)
+    batch = stored(raw_sql, backend)
+    assert len(batch) == 600
+    # Each record is what reading its row back gives, to the digit and the time zone.
+    for record in records:
+        again = await repo.get_trade_by_id(record.id)
+        assert comparable(record, backend) == comparable(again, backend)
+        if backend == "sqlite":
+            assert repr(record) == repr(again)
+    assert [r.exit_logic_name for r in records] == [t["exit_logic_name"] for t in items]
+    books = {b.id: b.total_pnl for b in await repo.list_bot_instances()}
+    # The same trades one at a time, in a second database (ids made by tradedb differ; the rest may not).
+    raw_sql.execute("DELETE FROM trades")
+    for bot_id, balance in (("bot-1", "1000.00000000"), ("bot-2", "50.50000000")):
+        raw_sql.execute("UPDATE bot_instances SET total_pnl = ?, current_balance = ? WHERE id = ?",
+                        ("0.00000000", balance, bot_id))
+    for item in items:
+        await repo.create_trade(item)
+    single = stored(raw_sql, backend)
+    generated = [t["exit_logic_name"] for t in items if "id" not in t]
+    for name, row in batch.items():
+        other = single[name]
+        if name in generated:
+            row, other = row[1:], other[1:]
+        assert row == other, name
+    assert {b.id: b.total_pnl for b in await repo.list_bot_instances()} == books
+    stats = raw_sql.execute("SELECT count(*), sum(trades) FROM closed_trade_stats").fetchone()
+    assert stats[1] == sum(1 for t in items if t.get("status") == "closed")
+
+
+@pytest.mark.parametrize("bad", [0, 2500, 4999])
+async def test_a_bad_trade_in_5000_is_named_and_nothing_is_written(repo, raw_sql, bad) -> None:
+    await bots(repo)
+    items = varied(5000, seed=3)
+    items[bad]["size"] = "-1"
+    with pytest.raises(ValidationError) as caught:
+        await repo.create_trades(items)
+    assert caught.value.field == f"trades[{bad}].size"
+    assert raw_sql.value("SELECT count(*) FROM trades") == 0
+    assert raw_sql.value("SELECT count(*) FROM closed_trade_stats") == 0
+    assert {b.id: b.total_pnl for b in await repo.list_bot_instances()} == {"bot-1": 0, "bot-2": 0}
+    # Every trade but that one is good: the batch then goes in whole.
+    items[bad]["size"] = "1"
+    assert len(await repo.create_trades(items)) == 5000
+    assert raw_sql.value("SELECT count(*) FROM trades") == 5000
+
+
+async def test_the_first_invalid_trade_is_named_even_after_an_insert_failed(repo, raw_sql) -> None:
+    # Trade 10's bot does not exist (the database refuses it, in the first statement sent) and trade 4000
+    # is invalid: as when every trade is checked before any is written, trade 4000 is the error.
+    await bots(repo)
+    items = varied(4500, seed=5)
+    items[10].update(bot_id="nobody", trade_type="paper")
+    items[4000]["entry_time"] = datetime(2024, 1, 1)  # naive
+    with pytest.raises(ValidationError) as caught:
+        await repo.create_trades(items)
+    assert caught.value.field == "trades[4000].entry_time"
+    # Without it, the unknown bot is named, by its place.
+    items[4000]["entry_time"] = START
+    with pytest.raises(ValidationError) as caught:
+        await repo.create_trades(items)
+    assert caught.value.field == "trades[10].bot_id" and "nobody" in str(caught.value)
+    # A trade of another type than its bot.
+    items[10].update(bot_id="bot-2", trade_type="paper")
+    with pytest.raises(ValidationError) as caught:
+        await repo.create_trades(items)
+    assert caught.value.field == "trades[10].trade_type"
+    assert raw_sql.value("SELECT count(*) FROM trades") == 0
+
+
+async def test_a_retried_batch_returns_what_is_stored_and_writes_nothing(repo, raw_sql, backend) -> None:
+    await bots(repo)
+    items = varied(1200, seed=9)
+    for i, item in enumerate(items):
+        item.setdefault("id", str(uuid.UUID(int=i + 1, version=4)))
+    first = await repo.create_trades(items[:700])
+    books = {b.id: b.total_pnl for b in await repo.list_bot_instances()}
+    # The whole batch again: the first 700 are answered from the database, the other 500 stored now.
+    again = await repo.create_trades(items)
+    assert [comparable(r, backend) for r in again[:700]] == [comparable(r, backend) for r in first]
+    assert raw_sql.value("SELECT count(*) FROM trades") == 1200
+    added = sum((r.net_pnl for r in again[700:] if r.status == "closed"), Decimal(0))
+    after = {b.id: b.total_pnl for b in await repo.list_bot_instances()}
+    assert sum(after.values()) - sum(books.values()) == added
+    # And once more: nothing new, the books as they were.
+    third = await repo.create_trades(items)
+    assert [comparable(r, backend) for r in third] == [comparable(r, backend) for r in again]
+    assert {b.id: b.total_pnl for b in await repo.list_bot_instances()} == after
+    assert raw_sql.value("SELECT count(*) FROM trades") == 1200
+
+
+async def test_a_retry_with_another_entry_is_a_conflict_and_writes_nothing(repo, raw_sql) -> None:
+    await bots(repo)
+    items = varied(900, seed=11)
+    for i, item in enumerate(items):
+        item["id"] = str(uuid.UUID(int=i + 1, version=4))
+    await repo.create_trades(items[:100])
+    changed = [dict(item) for item in items]
+    changed[50]["entry_price"] = Decimal("123.45")
+    with pytest.raises(ConflictError, match=str(uuid.UUID(int=51, version=4))):
+        await repo.create_trades(changed)
+    assert raw_sql.value("SELECT count(*) FROM trades") == 100
+    # A conflict is told before an insert's failure (trade 800's bot does not exist) ...
+    changed[800].update(bot_id="nobody", trade_type="paper")
+    with pytest.raises(ConflictError):
+        await repo.create_trades(changed)
+    # ... and after any invalid trade.
+    changed[850]["size"] = "lots"
+    with pytest.raises(ValidationError, match=r"trades\[850\]\.size"):
+        await repo.create_trades(changed)
+    assert raw_sql.value("SELECT count(*) FROM trades") == 100
+
+
+async def test_the_same_id_twice_in_a_batch_is_one_trade(repo, raw_sql) -> None:
+    await bots(repo)
+    items = varied(40, seed=13)
+    items[30] = dict(items[3])  # a repeat, ids and all
+    if "id" not in items[3]:
+        items[3]["id"] = items[30]["id"] = str(uuid.uuid4())
+    records = await repo.create_trades(items)
+    assert raw_sql.value("SELECT count(*) FROM trades") == 39
+    assert records[30] == records[3]
+    items[30] = dict(items[3], size="999")
+    with pytest.raises(ConflictError):
+        await repo.create_trades([dict(item, id=str(uuid.uuid4())) if i not in (3, 30) else item
+                                  for i, item in enumerate(items)])
+
+
+async def test_the_database_rules_fire_on_the_bulk_statements(repo, raw_sql) -> None:
+    # Rows written by exec_many's statements of many rows, past tradedb's checks: the schema refuses a closed
+    # trade without its net_pnl, and the statement's rows with it.
+    await bots(repo)
+    now = time_to_text(datetime.now(UTC))
+    rows = [trades_module.new_trade_row(item, now) for item in varied(600, seed=17)]
+    victim = next(i for i, row in enumerate(rows) if row["status"] == "closed" and i > 520)
+    rows[victim]["net_pnl"] = None
+
+    def unit(session: Any) -> int:
+        return session.exec_many(trades_module.INSERT_TRADE, rows)
+
+    with pytest.raises(ValidationError, match="net_pnl"):
+        await repo._db.write(unit)
+    assert raw_sql.value("SELECT count(*) FROM trades") == 0
+    rows[victim]["net_pnl"] = "1.00000000"
+    assert await repo._db.write(unit) == 600
+    # ON CONFLICT DO NOTHING, per row, as before: the same rows again change nothing.
+    assert await repo._db.write(unit) == 0
+    assert raw_sql.value("SELECT count(*) FROM trades") == 600
+
+
+async def test_a_raw_write_of_a_closed_trade_without_net_pnl_is_refused(repo, raw_sql, backend) -> None:
+    # As psql's COPY or the sqlite3 shell's INSERT of many rows would write it, past tradedb.
+    await bots(repo)
+    now = time_to_text(datetime.now(UTC))
+    rows = [trades_module.new_trade_row(item, now) for item in varied(4, seed=19)[1:3]]
+    assert [row["status"] for row in rows] == ["closed", "closed"]
+    rows[1]["net_pnl"] = None
+    names = ", ".join(rows[0])
+    if backend == "postgresql":
+        import psycopg
+
+        with pytest.raises(psycopg.errors.CheckViolation, match="net_pnl"):
+            with raw_sql.connection.cursor().copy(f"COPY trades ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(row.values()))
+    else:
+        import sqlite3
+
+        marks = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * 2)
+        with pytest.raises(sqlite3.IntegrityError, match="net_pnl"):
+            raw_sql.execute(f"INSERT INTO trades ({names}) VALUES {marks}", [v for row in rows for v in row.values()])
+    assert raw_sql.value("SELECT count(*) FROM trades") == 0
+
+
+def test_each_kind_converts_as_to_db_then_reading_back_would() -> None:
+    # convert(field, value) is (to_db(field, value), what reading that stored form gives), for every kind and
+    # form of value, to the digit, the exponent and the time zone; refusals alike.
+    rng = random.Random(21)
+    kinds: dict[str, Any] = {
+        "money": DecimalKind(20, 8), "unsigned": DecimalKind(20, 8, signed=False), "ratio": DecimalKind(10, 4),
+        "percent": DecimalKind(5, 2, signed=False, maximum=Decimal(100)), "time": TimeKind(), "json": JsonKind(),
+        "uuid": UuidKind(), "text": TextKind(required=False), "name": TextKind(required=True, max_length=5),
+        "choice": ChoiceKind("a", "b"),
+    }
+    values: list[Any] = [
+        Decimal("0"), Decimal("-0"), Decimal("-0.000000001"), Decimal("0.000000005"), Decimal("0.000000015"),
+        Decimal("1E+3"), Decimal("123456789012.12345678"), Decimal("1234567890123"), Decimal("NaN"),
+        Decimal("-Infinity"), Decimal("99.995"), Decimal("100.004"), Decimal("-5"), Decimal("1E-7"), 7, -3, True,
+        0.1, 1e-9, float("nan"), " 2.5 ", "abc", "", "ab\x00", "\ud800", "ünï", "toolong", "a", None,
+        START, START.replace(fold=1), START.astimezone(timezone(timedelta(hours=-3))), datetime(2024, 1, 1),
+        "2024-02-29T23:59:59.999999+01:00", "2024-02-30", Subtime(2024, 5, 6, tzinfo=timezone.utc),
+        datetime(1, 1, 1, tzinfo=timezone.utc), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+        {"a": 1, "b": [1, 2]}, {"x": 1.5, "y": None, "z": True}, {1: 2}, [1, "x"], {"deep": {"er": {}}},
+        uuid.UUID(int=5), str(uuid.UUID(int=6)).upper(), str(uuid.UUID(int=7)), "not-a-uuid",
+    ]
+    values += [Decimal(rng.randint(-10**25, 10**25)).scaleb(-rng.randint(0, 30)) for _ in range(300)]
+    values += [datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=rng.randrange(10**16)) for _ in range(300)]
+    for kind in kinds.values():
+        for value in values:
+            if value is None:
+                continue
+            try:
+                expected = kind.to_db("f", value)
+            except ValidationError as error:
+                with pytest.raises(ValidationError) as caught:
+                    kind.convert("f", value)
+                assert (caught.value.field, caught.value.reason) == (error.field, error.reason)
+                continue
+            text, python = kind.convert("f", value)
+            assert text == expected, (kind, value)
+            read = kind.read
+            back = text if read is None else read(text)
+            assert repr(python) == repr(back) and python == back, (kind, value)
+            if isinstance(python, datetime):
+                assert python.tzinfo is UTC and python.fold == 0 and type(python) is datetime
+
+
+def test_time_text_is_isoformat_s() -> None:
+    rng = random.Random(23)
+    moments = [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+    moments += [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(-10**16, 10**17)) for _ in range(2000)]
+    for moment in moments:
+        assert time_to_text(moment) == moment.isoformat(" ", "microseconds")[:-6] + "Z"
+
+
+def test_only_an_insert_of_one_values_row_is_sent_for_many_rows() -> None:
+    from tradedb.bulk import multi_row_sql
+
+    for dialect, mark in (("sqlite", "?"), ("postgresql", "$")):
+        query = DIALECTS[dialect]["insert_trade"]
+        three = multi_row_sql(query.sql, len(query.declared), 3, mark)
+        assert three is not None and three.count("(") == query.sql.count("(") + 2
+        assert f"{mark}87" in three and f"{mark}88" not in three
+        for name, other in DIALECTS[dialect].items():
+            if other.kind != "exec" or not other.sql.split("\n", 1)[1].lstrip().upper().startswith("INSERT"):
+                assert multi_row_sql(other.sql, len(other.declared), 2, mark) is None, name
+    assert multi_row_sql("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET a = excluded.a", 1, 2, "$") is None
+    assert multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT (a) DO UPDATE SET b = ?2", 2, 2, "?") is None
+    assert multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?1)", 2, 2, "?") is None  # one parameter twice
+
+
+async def test_records_equal_reading_the_stored_rows(repo) -> None:
+    # The records create_trades returns are built from the values converted, not read back: they are still
+    # those of the stored text, for generated ids, defaults and computed PnL too.
+    await bots(repo)
+    items = varied(80, seed=29)
+    for item in items:
+        item.pop("id", None)
+    records = await repo.create_trades(items)
+    for record in records:
+        row = await repo._db.read(lambda session, i=record.id: session.one(trades_module.GET_TRADE, {"id": i}))
+        assert record == trade_from_row(row)
