@@ -28,7 +28,7 @@ from tradedb.migrations import apply_pending
 from tradedb.sqlite import Session as SQLiteSession
 
 ROOT = Path(__file__).resolve().parent.parent
-THIRD, FOURTH = "0003.closed-trade-stats", "0004.archived-pnl"  # 0004 depends on 0003: rolled back with it
+THIRD, FOURTH, FIFTH = "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers"  # 0005 and 0004 depend on 0003: rolled back with it
 EDGES = [Decimal(edge) for edge in "-20 -10 -5 -3 -2 -1 -0.5 0 0.5 1 2 3 5 10 20".split()]
 
 Key = tuple[str, str, str, int]
@@ -272,6 +272,37 @@ async def test_a_closed_trade_inserted_in_the_shell_is_counted_and_rows_at_zero_
     assert raw_sql.value("SELECT count(*) FROM closed_trade_stats") == 0
 
 
+async def test_one_insert_of_many_rows_counts_each_new_closed_trade_once(repo, bot, raw_sql):
+    # PostgreSQL counts an INSERT's rows once per statement (migration 0005), from its transition table:
+    # rows sharing a key add up, open ones and those ON CONFLICT skipped count nothing.
+    stored_before = await repo.create_trade(closed(net_pnl="2", pnl_percentage="0.19"))
+    columns = ("id, bot_id, trade_type, entry_logic_name, exit_logic_name, symbol, interval, direction, status, "
+               "entry_time, exit_time, entry_price, exit_price, size, gross_pnl, net_pnl, pnl_percentage")
+    row = "(?, 'bot-1', 'paper', 'e', 'x', ?, '1h', 'long', ?, '2024-03-01 00:00:00.000000Z', ?, '100.00000000', ?, " \
+          "'1.00000000', ?, ?, ?)"
+    rows = [
+        (str(stored_before.id), "BTCUSDT", "closed", "2024-03-02 10:00:00.000000Z", "101.00000000", "99.00000000",
+         "99.00000000", "50.0000"),  # stored already: skipped, not counted again
+        ("00000000-0000-4000-8000-0000000000b1", "ETHUSDT", "closed", "2024-03-05 01:00:00.000000Z", "101.00000000",
+         "1.50000000", "1.50000000", "-3.0000"),
+        ("00000000-0000-4000-8000-0000000000b2", "ETHUSDT", "closed", "2024-03-05 23:00:00.000000Z", "101.00000000",
+         "-2.25000000", "-2.25000000", "-2.5000"),  # the same key as the one before
+        ("00000000-0000-4000-8000-0000000000b3", "ETHUSDT", "closed", "2024-03-05 12:00:00.000000Z", "101.00000000",
+         "0.00000000", "0.00000000", None),
+        ("00000000-0000-4000-8000-0000000000b4", "ETHUSDT", "open", None, None, None, None, None),
+    ]
+    raw_sql.execute(f"INSERT INTO trades ({columns}) VALUES " + ", ".join([row] * len(rows)) + " ON CONFLICT (id) DO NOTHING",
+                    tuple(value for values in rows for value in values))
+    stored = assert_stats_match(raw_sql)
+    assert stored[("bot-1", "2024-03-05", "ETHUSDT", 4)] == (2, 1, 1, Decimal("-0.75"))
+    assert stored[("bot-1", "2024-03-05", "ETHUSDT", -1)] == (1, 0, 0, Decimal(0))
+    assert sum(row[0] for row in stored.values()) == 4
+    # And create_trades of many trades, in statements of many rows, likewise.
+    await repo.create_trades([closed(net_pnl=str(n - 300), pnl_percentage=str(n % 40 - 20), symbol=f"S{n % 7}")
+                              for n in range(600)])
+    assert sum(row[0] for row in assert_stats_match(raw_sql).values()) == 604
+
+
 async def test_moving_closed_trades_between_bots_and_deleting_them_by_retention(repo, raw_sql):
     for bot_id in ("bot-1", "bot-2"):
         await repo.create_bot_instance({"id": bot_id, "type": "paper"})
@@ -321,9 +352,9 @@ async def test_health_names_a_dropped_trigger_of_0003_and_the_drift_it_lets_in(r
         raw_sql.execute("DROP TRIGGER closed_trade_stats_on_insert")
         said = ["trigger closed_trade_stats_on_insert is missing"]
     else:
-        raw_sql.execute("DROP TRIGGER closed_trade_stats_on_insert ON trades")
+        raw_sql.execute("DROP TRIGGER closed_trade_stats_on_insert_statement ON trades")  # 0003's, as 0005 made it
         raw_sql.execute("ALTER TABLE bot_instances DISABLE TRIGGER bot_instances_notify_changes")
-        said = ["trigger closed_trade_stats_on_insert of sql/postgresql/schema.sql is missing or disabled",
+        said = ["trigger closed_trade_stats_on_insert_statement of sql/postgresql/schema.sql is missing or disabled",
                 "trigger bot_instances_notify_changes of sql/postgresql/schema.sql is missing or disabled"]
     await repo.create_trade(closed())
     report = await repo.health(full=True)
@@ -440,7 +471,7 @@ async def test_rolling_back_0003_drops_it_and_applying_it_again_counts_the_trade
     yoyo = get_backend(yoyo_url)
     with yoyo:
         with yoyo.lock():
-            yoyo.rollback_migrations(yoyo.to_rollback(read_migrations(str(folder)).filter(lambda m: m.id in (THIRD, FOURTH))))
+            yoyo.rollback_migrations(yoyo.to_rollback(read_migrations(str(folder)).filter(lambda m: m.id in (THIRD, FOURTH, FIFTH))))
     if backend == "sqlite":
         names = {row[0] for row in raw_sql.execute("SELECT name FROM sqlite_master WHERE sql LIKE '%closed_trade_stats%'")}
         at_0002 = database.with_name("at-0002.db")

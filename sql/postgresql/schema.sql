@@ -382,9 +382,34 @@ BEGIN
 END
 $$;
 
+-- The row trigger of 0003's (its function stays, for 0005's rollback).
 CREATE FUNCTION closed_trade_stats_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM closed_trade_stats_count(NEW.bot_id, NEW.exit_time, NEW.symbol, NEW.pnl_percentage, NEW.net_pnl, 1);
+    RETURN NULL;
+END
+$$;
+
+-- An INSERT's new closed trades are counted once per statement, from its
+-- transition table (migration 0005): bulk loads upsert each (bot, day,
+-- symbol, bucket) once, in key order, so two transactions loading the same
+-- days lock the rows they share in the same order. The transition table
+-- holds only the rows the INSERT inserted (not those ON CONFLICT skipped).
+CREATE FUNCTION closed_trade_stats_on_insert_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO closed_trade_stats AS s (bot_id, day, symbol, bucket, trades, wins, losses, net_pnl)
+    SELECT bot_id, (exit_time AT TIME ZONE 'UTC')::date, symbol, closed_trade_stats_bucket(pnl_percentage),
+           count(*), count(*) FILTER (WHERE net_pnl > 0), count(*) FILTER (WHERE net_pnl < 0),
+           coalesce(sum(net_pnl), 0)
+    FROM inserted
+    WHERE status = 'closed'
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT ON CONSTRAINT closed_trade_stats_pkey DO UPDATE SET
+        trades = s.trades + excluded.trades,
+        wins = s.wins + excluded.wins,
+        losses = s.losses + excluded.losses,
+        net_pnl = s.net_pnl + excluded.net_pnl;
     RETURN NULL;
 END
 $$;
@@ -426,14 +451,14 @@ BEGIN
 END
 $$;
 
--- Only closed trades count, so inserting an open trade (the hot path) costs
--- one comparison and no call. update_trade writes every column, so the WHEN
+CREATE TRIGGER closed_trade_stats_on_insert_statement
+AFTER INSERT ON trades
+REFERENCING NEW TABLE AS inserted
+FOR EACH STATEMENT EXECUTE FUNCTION closed_trade_stats_on_insert_statement();
+
+-- Only closed trades count. update_trade writes every column, so the WHEN
 -- compares them: a change that moves nothing (an exit_reason, the time of
 -- day of the exit) costs only the comparisons.
-CREATE TRIGGER closed_trade_stats_on_insert
-AFTER INSERT ON trades
-FOR EACH ROW WHEN (NEW.status = 'closed')
-EXECUTE FUNCTION closed_trade_stats_on_insert();
 
 CREATE TRIGGER closed_trade_stats_on_update
 AFTER UPDATE OF status, bot_id, symbol, exit_time, net_pnl, pnl_percentage ON trades
