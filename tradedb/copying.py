@@ -55,7 +55,7 @@ IDENTITY = QUERIES["database_identity"]
 # A bot as copied: its record's columns, and archived_pnl (migration 0004) last.
 BOT_COPY_COLUMNS: dict[str, Kind] = {**BOT_COLUMNS, "archived_pnl": MONEY}
 
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 10_000
 MAX_BATCH = 100_000
 
 # Tests set this to stop a process between an archive batch's commit and its
@@ -429,17 +429,23 @@ async def _copy(
         await _check_overlap(from_db, to_db, skip_existing, size, where, progress, totals)
     copied, skipped = dict.fromkeys(TABLE, 0), dict.fromkeys(TABLE, 0)
     for table in TABLES:
-        after: Any = None
-        while True:
-            page = await from_db._db.read(read_page, table, after, size)
-            if not page:
-                break
-            inserted, same = await to_db._db.write(store_batch, table, page, skip_existing, where)
+        page = await from_db._db.read(read_page, table, None, size)
+        while page:
+            # SOURCE's next page is read while DEST writes this one (each in its own connection's thread).
+            written, following = await asyncio.gather(
+                to_db._db.write(store_batch, table, page, skip_existing, where),
+                from_db._db.read(read_page, table, page[-1]["id"], size),
+                return_exceptions=True,
+            )
+            for outcome in (written, following):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            inserted, same = written  # type: ignore[misc]  # not an exception: raised above
             copied[table.name] += inserted
             skipped[table.name] += same
             if progress is not None:
                 progress(table.name, copied[table.name] + skipped[table.name], totals[table.name])
-            after = page[-1]["id"]
+            page = following  # type: ignore[assignment]
     return copied, skipped, before
 
 

@@ -175,8 +175,8 @@ def build_parser() -> Parser:
                    "postgresql:// URL; migrated first")
     p.add_argument("--skip-existing", action="store_true",
                    help="skip rows DEST holds already identical (to finish an interrupted copy); refuse differing ones")
-    p.add_argument("--batch-size", type=types.at_most(100_000), default=1000, metavar="N",
-                   help="rows per transaction in DEST (default: 1000)")
+    p.add_argument("--batch-size", type=types.at_most(100_000), default=10_000, metavar="N",
+                   help="rows per transaction in DEST, up to 4 MiB of text (default: 10000)")
     p.add_argument("--verify-only", action="store_true",
                    help="write nothing: compare row counts, and per bot the closed trades' net_pnl sum and books")
 
