@@ -1,4 +1,4 @@
-"""The floor: stdlib sqlite3, synchronous, WAL + synchronous=NORMAL, executemany, minimal code.
+"""The floor: stdlib sqlite3, synchronous, WAL + synchronous=NORMAL, tradedb's page cache, executemany, minimal code.
 
 Same schema (sql/sqlite/schema.sql), same input and output types as tradedb
 (Decimals and aware datetimes in and out), but no validation, no records,
@@ -77,11 +77,21 @@ def to_row(t: dict[str, Any], stamp: str) -> tuple[Any, ...]:
     )
 
 
+def writer_cache_kib() -> int:
+    """tradedb's writer page cache (tradedb/sqlite.py), given to the floor and SQLAlchemy too: pragmas are not code."""
+    try:
+        from tradedb.sqlite import WRITER_CACHE_KIB
+    except ImportError:  # a tradedb from before it set one: SQLite's default
+        return 2000
+    return int(WRITER_CACHE_KIB)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{writer_cache_kib()}")
     return conn
 
 

@@ -2,8 +2,9 @@
 
 The models follow the original design (its columns, types and four indexes,
 bot_id indexed), as a freqtrade-style application would declare them. The
-engine gets the same WAL + synchronous=NORMAL + foreign_keys pragmas as the
-other two, so the comparison is about the code, not the journal. Everything
+engine gets the same WAL + synchronous=NORMAL + foreign_keys pragmas and the
+same page cache (tradedb's writer's) as the other two, so the comparison is
+about the code, not the journal or the cache. Everything
 else is SQLAlchemy's defaults: a session per operation, expire_on_commit=False.
 """
 
@@ -19,6 +20,8 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, case,
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from impl_floor import writer_cache_kib
 
 # SQLite has no decimal type: SQLAlchemy stores Numeric as REAL and says so once per column. That is the point.
 warnings.filterwarnings("ignore", category=sa_exc.SAWarning, message=".*Decimal objects natively.*")
@@ -96,6 +99,7 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute(f"PRAGMA cache_size = -{writer_cache_kib()}")  # tradedb's writer cache, as the floor's
     cursor.close()
 
 
