@@ -440,12 +440,12 @@ async def _copy(
             for outcome in (written, following):
                 if isinstance(outcome, BaseException):
                     raise outcome
-            inserted, same = written  # type: ignore[misc]  # not an exception: raised above
+            inserted, same = written
             copied[table.name] += inserted
             skipped[table.name] += same
             if progress is not None:
                 progress(table.name, copied[table.name] + skipped[table.name], totals[table.name])
-            page = following  # type: ignore[assignment]
+            page = following
     return copied, skipped, before
 
 
