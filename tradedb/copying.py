@@ -502,8 +502,7 @@ async def _verify(
     from_db: Repository, to_db: Repository, copied: dict[str, int], skipped: dict[str, int],
     before: dict[str, int] | None, seconds: float,
 ) -> CopyReport:
-    counts = await from_db._db.read(row_counts)
-    there = await to_db._db.read(row_counts)
+    counts, there = await asyncio.gather(from_db._db.read(row_counts), to_db._db.read(row_counts))
     tables = []
     for name in TABLE:
         # A DEST that held rows of its own before the copy keeps them: it should hold those and the new ones.
@@ -515,10 +514,13 @@ async def _verify(
     if before is not None:
         problems += [f"{name}: {copied[name]} copied and {skipped[name]} skipped of {counts[name]}"
                      for name in TABLE if copied[name] + skipped[name] != counts[name]]
-    source_bots = await from_db._db.read(all_bots)
-    dest_bots = {bot["id"]: bot for bot in await to_db._db.read(all_bots)}
-    mine = await _bot_figures(from_db, source_bots)
-    theirs = await _bot_figures(to_db, [dest_bots[bot["id"]] for bot in source_bots if bot["id"] in dest_bots])
+    source_bots, dest_rows = await asyncio.gather(from_db._db.read(all_bots), to_db._db.read(all_bots))
+    dest_bots = {bot["id"]: bot for bot in dest_rows}
+    # Both databases summed at once, each by its own connections.
+    mine, theirs = await asyncio.gather(
+        _bot_figures(from_db, source_bots),
+        _bot_figures(to_db, [dest_bots[bot["id"]] for bot in source_bots if bot["id"] in dest_bots]),
+    )
     checks = [BotCheck(bot["id"], mine[bot["id"]], theirs.get(bot["id"])) for bot in source_bots]
     problems += [f"bot {shown(check.bot_id)}: {', '.join(check.differences)} differ" for check in checks if not check.ok]
     return CopyReport(from_db.location, to_db.location, copied, skipped, tables, checks, seconds, problems)
