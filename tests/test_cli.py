@@ -56,6 +56,7 @@ def test_migrate_creates_lists_and_is_idempotent(tmp_path):
         {"migration": "0001.initial-schema", "status": "pending"}, {"migration": "0002.books-and-views", "status": "pending"},
         {"migration": "0003.closed-trade-stats", "status": "pending"}, {"migration": "0004.archived-pnl", "status": "pending"},
         {"migration": "0005.faster-stats-triggers", "status": "pending"},
+        {"migration": "0006.closed-trade-sort-indexes", "status": "pending"},
     ]
     assert not target.exists(), "--list must not create the database"
     first = cli("migrate", "--database", str(target), cwd=tmp_path)
@@ -82,7 +83,7 @@ def test_status_reports_health_and_exits_1_when_unhealthy(db, tmp_path):
     assert report["row_counts"] == {"bot_instances": 3, "trades": 4, "performance_metrics": 1}
     assert report["applied_migrations"] == [
         "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-        "0005.faster-stats-triggers",
+        "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes",
     ] and report["stale_bots"] == 1
     text = cli("status", "--database", str(db), cwd=tmp_path).out
     assert "integrity" in text and "0001.initial-schema" in text
@@ -92,7 +93,7 @@ def test_status_reports_health_and_exits_1_when_unhealthy(db, tmp_path):
     unhealthy = cli("status", "--json", "--database", str(bare), cwd=tmp_path)
     assert unhealthy.code == 1 and json.loads(unhealthy.out)["pending_migrations"] == [
         "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-        "0005.faster-stats-triggers",
+        "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes",
     ]
     assert digest(bare) == before
 

@@ -144,20 +144,21 @@ def test_migrate_applies_everything_then_has_nothing_to_do(url, tmp_path):
         {"migration": "0003.closed-trade-stats", "status": "pending"},
         {"migration": "0004.archived-pnl", "status": "pending"},
         {"migration": "0005.faster-stats-triggers", "status": "pending"},
+        {"migration": "0006.closed-trade-sort-indexes", "status": "pending"},
     ]}
     first = run("migrate", url=url, cwd=tmp_path)
     assert first.code == 0, first
-    assert (f"applied 0001.initial-schema, 0002.books-and-views, 0003.closed-trade-stats, 0004.archived-pnl, 0005.faster-stats-triggers to {without_password(url)}"
+    assert (f"applied 0001.initial-schema, 0002.books-and-views, 0003.closed-trade-stats, 0004.archived-pnl, 0005.faster-stats-triggers, 0006.closed-trade-sort-indexes to {without_password(url)}"
             in first.out)
     assert "no backup was needed first" in first.out and "transaction" in first.out
     again = run("migrate", url=url, cwd=tmp_path)
-    assert again.code == 0 and again.out.strip() == f"{without_password(url)} is up to date (5 migrations applied)"
+    assert again.code == 0 and again.out.strip() == f"{without_password(url)} is up to date (6 migrations applied)"
     listed = json.loads(run("migrate", "--list", "--json", url=url, cwd=tmp_path).out)["migrations"]
-    assert [m["status"] for m in listed] == ["applied"] * 5
+    assert [m["status"] for m in listed] == ["applied"] * 6
     as_json = json.loads(run("migrate", "--json", url=url, cwd=tmp_path).out)
     assert as_json == {"database": without_password(url), "applied": [], "pending": [], "backup": None,
                        "transactional": True}
-    assert psql(url, "SELECT count(*) FROM _yoyo_migration") == "5"
+    assert psql(url, "SELECT count(*) FROM _yoyo_migration") == "6"
     assert list(tmp_path.iterdir()) == [], "nothing is written beside a server's database"
 
 
@@ -179,7 +180,7 @@ def test_a_database_with_an_unknown_migration_is_refused(url, tmp_path, monkeypa
         assert_no_password(refused, url)
     for result in (listed, status):
         assert_no_password(result, url)
-    assert psql(url, "SELECT count(*) FROM _yoyo_migration") == "6"  # tradedb's five and the one from the future
+    assert psql(url, "SELECT count(*) FROM _yoyo_migration") == "7"  # tradedb's six and the one from the future
 
 
 # demo, then looking at it ---------------------------------------------------
@@ -240,7 +241,7 @@ def test_status_reports_the_server_and_the_size(url, tmp_path):
     assert report["server_version"] == psql(url, "SHOW server_version")
     assert report["applied_migrations"] == [
         "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-        "0005.faster-stats-triggers"]
+        "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes"]
     assert report["pending_migrations"] == [] and report["foreign_key_violations"] == 0
     assert report["database_size_bytes"] > 0 and report["stale_bots"] == 0
     assert report["row_counts"] == {"bot_instances": 0, "trades": 0, "performance_metrics": 0}
@@ -257,7 +258,7 @@ def test_status_of_a_database_not_yet_migrated_says_to_migrate(url, tmp_path):
     assert result.code == 1 and report["ok"] is False and report["database"] == without_password(url)
     assert report["pending_migrations"] == [
         "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-        "0005.faster-stats-triggers"]
+        "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes"]
     assert any("tradedb migrate" in problem for problem in report["problems"])
     # Looking never migrates.
     assert psql(url, "SELECT to_regclass('trades') IS NULL") == "t"

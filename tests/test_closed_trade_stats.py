@@ -28,7 +28,9 @@ from tradedb.migrations import apply_pending
 from tradedb.sqlite import Session as SQLiteSession
 
 ROOT = Path(__file__).resolve().parent.parent
-THIRD, FOURTH, FIFTH = "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers"  # 0005 and 0004 depend on 0003: rolled back with it
+THIRD, FOURTH, FIFTH, SIXTH = (  # 0006, 0005 and 0004 depend on 0003: rolled back with it
+    "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes"
+)
 EDGES = [Decimal(edge) for edge in "-20 -10 -5 -3 -2 -1 -0.5 0 0.5 1 2 3 5 10 20".split()]
 
 Key = tuple[str, str, str, int]
@@ -471,7 +473,7 @@ async def test_rolling_back_0003_drops_it_and_applying_it_again_counts_the_trade
     yoyo = get_backend(yoyo_url)
     with yoyo:
         with yoyo.lock():
-            yoyo.rollback_migrations(yoyo.to_rollback(read_migrations(str(folder)).filter(lambda m: m.id in (THIRD, FOURTH, FIFTH))))
+            yoyo.rollback_migrations(yoyo.to_rollback(read_migrations(str(folder)).filter(lambda m: m.id in (THIRD, FOURTH, FIFTH, SIXTH))))
     if backend == "sqlite":
         names = {row[0] for row in raw_sql.execute("SELECT name FROM sqlite_master WHERE sql LIKE '%closed_trade_stats%'")}
         at_0002 = database.with_name("at-0002.db")

@@ -81,7 +81,7 @@ async def test_an_old_database_with_closed_trades_without_pnl_and_trades_of_anot
         report = await repo.health()
         assert report["applied_migrations"] == [
             "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-            "0005.faster-stats-triggers"]
+            "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes"]
         assert report["ok"] is False
         assert report["closed_trades_without_pnl"] == 5
         assert report["trades_of_another_type"] == 2

@@ -251,19 +251,19 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(url, pg_migrati
         await repo.close_trade(trade.id, exit_price="51000")
     with connect(url) as raw:
         before = raw.execute(SCHEMA_AND_ROWS).fetchone()
-    depends = "0005.faster-stats-triggers"
+    depends = "0006.closed-trade-sort-indexes"
     if good_first:
-        add_migration(pg_migrations, "0006.good", "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n", depends)
-        depends = "0006.good"
-    add_migration(pg_migrations, "0007.broken", BROKEN, depends)
-    with pytest.raises(tradedb.MigrationError, match="0007.broken|failed"):
+        add_migration(pg_migrations, "0007.good", "CREATE TABLE extra (x INTEGER);\nINSERT INTO extra VALUES (1);\n", depends)
+        depends = "0007.good"
+    add_migration(pg_migrations, "0008.broken", BROKEN, depends)
+    with pytest.raises(tradedb.MigrationError, match="0008.broken|failed"):
         await tradedb.connect(url)
     with connect(url) as raw:
         assert raw.execute(SCHEMA_AND_ROWS).fetchone() == before
 
 
 async def test_a_failing_migration_on_a_new_database_leaves_it_empty(new_url, pg_migrations):
-    add_migration(pg_migrations, "0006.broken", BROKEN, "0005.faster-stats-triggers")
+    add_migration(pg_migrations, "0007.broken", BROKEN, "0006.closed-trade-sort-indexes")
     with pytest.raises(tradedb.MigrationError):
         await tradedb.connect(new_url)
     with connect(new_url) as raw:
@@ -316,10 +316,10 @@ async def test_two_processes_migrating_a_new_database_at_once_both_succeed_and_m
     with connect(new_url) as raw:
         assert [row[0] for row in raw.execute("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")] == [
             "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-            "0005.faster-stats-triggers",
+            "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes",
         ]
         applies = raw.execute("SELECT count(*) FROM _yoyo_log WHERE operation = 'apply'").fetchone()[0]
-        assert applies == 5
+        assert applies == 6
 
 
 async def test_a_stale_yoyo_lock_row_does_not_block_connect(new_url):

@@ -40,8 +40,9 @@ SQLITE_SCHEMA = ROOT / "sql" / "sqlite" / "schema.sql"
 SERVER_URL = os.environ.get("TRADEDB_TEST_POSTGRESQL_URL", "postgresql://root@127.0.0.1:5432/test")
 YOYO = str(Path(sys.executable).with_name("yoyo"))
 YOYO_TABLES = {"_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"}
-FIRST, SECOND, THIRD, FOURTH, FIFTH = (
-    "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers"
+FIRST, SECOND, THIRD, FOURTH, FIFTH, SIXTH = (
+    "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers",
+    "0006.closed-trade-sort-indexes",
 )
 
 
@@ -186,7 +187,7 @@ def test_yoyo_cli_applies_both_migrations_and_records_them(databases):
     url = databases.new()
     done = yoyo("apply", "--batch", "--database", yoyo_url(url), "migrations/postgresql")
     assert done.returncode == 0, done.stderr
-    assert applied(url) == [FIRST, SECOND, THIRD, FOURTH, FIFTH]
+    assert applied(url) == [FIRST, SECOND, THIRD, FOURTH, FIFTH, SIXTH]
     with connect(url) as connection:
         tables = {row[0] for row in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables - YOYO_TABLES == {"bot_instances", "trades", "performance_metrics", "closed_trade_stats"}
@@ -194,7 +195,7 @@ def test_yoyo_cli_applies_both_migrations_and_records_them(databases):
     before = schema_of(url)
     done = yoyo("apply", "--batch", "--database", yoyo_url(url), "migrations/postgresql")
     assert done.returncode == 0, done.stderr
-    assert applied(url) == [FIRST, SECOND, THIRD, FOURTH, FIFTH] and schema_of(url) == before
+    assert applied(url) == [FIRST, SECOND, THIRD, FOURTH, FIFTH, SIXTH] and schema_of(url) == before
 
 
 def test_the_migrations_produce_exactly_the_readable_schema(databases):
@@ -217,9 +218,9 @@ def test_a_failed_migration_leaves_the_database_as_it_was(databases, tmp_path):
     before = schema_of(url)
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, folder)
-    (folder / "0006.broken.sql").write_text(
+    (folder / "0007.broken.sql").write_text(
         "-- Changes schema and data, then fails.\n"
-        f"-- depends: {FIFTH}\n\n"
+        f"-- depends: {SIXTH}\n\n"
         "CREATE TABLE leftovers (id INTEGER);\n"
         "ALTER TABLE trades ADD COLUMN leftover INTEGER;\n"
         "DROP VIEW trades_view;\n"
@@ -231,21 +232,26 @@ def test_a_failed_migration_leaves_the_database_as_it_was(databases, tmp_path):
     done = yoyo("apply", "--batch", "--database", yoyo_url(url), str(folder))
     assert done.returncode != 0 and "division by zero" in done.stderr, done.stderr
     assert schema_of(url) == before
-    assert applied(url) == [FIRST, SECOND, THIRD, FOURTH, FIFTH]
+    assert applied(url) == [FIRST, SECOND, THIRD, FOURTH, FIFTH, SIXTH]
     with connect(url) as connection:
         assert connection.execute("SELECT id, status FROM bot_instances").fetchall() == [("bot-1", "running")]
         assert connection.execute("SELECT count(*) FROM yoyo_lock").fetchone() == (0,)
 
 
 def test_each_rollback_undoes_its_migration_exactly(databases):
-    first_only, first_two, first_three, first_four, both, empty = (databases.new() for _ in range(6))
+    first_only, first_two, first_three, first_four, first_five, both, empty = (databases.new() for _ in range(7))
     migrate(first_only, only={FIRST})
     migrate(first_two, only={FIRST, SECOND})
     migrate(first_three, only={FIRST, SECOND, THIRD})
     migrate(first_four, only={FIRST, SECOND, THIRD, FOURTH})
+    migrate(first_five, only={FIRST, SECOND, THIRD, FOURTH, FIFTH})
     migrate(both)
     migrate(empty, only=set())
     migrated = schema_of(both)
+
+    roll_back(both, SIXTH)
+    assert applied(both) == [FIRST, SECOND, THIRD, FOURTH, FIFTH]
+    assert schema_of(both) == schema_of(first_five)
 
     roll_back(both, FIFTH)
     assert applied(both) == [FIRST, SECOND, THIRD, FOURTH]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import tradedb
+from tradedb import reports
 from tradedb.reports import BUCKET_EDGES
 
 from conftest import trade_data
@@ -328,3 +329,68 @@ async def test_pages_in_other_orders_with_and_without_dates(repo: tradedb.Reposi
                 break
             page += 1
         assert seen == [t.id for t in present + missing], where
+
+
+@pytest.mark.parametrize("walk", ["index-walk", "one-pass"])
+@pytest.mark.parametrize("sort", ["net_pnl", "pnl_percentage"])
+@pytest.mark.parametrize("descending", [True, False])
+async def test_amount_orders_are_python_sorts_with_nulls_and_ties(repo: tradedb.Repository, raw_sql: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch, sort: str,
+                                                                  descending: bool, walk: str) -> None:
+    # Migration 0006's indexes order these pages (PostgreSQL reads a descending pnl_percentage in two parts, with and
+    # without one), and a filter matching few reads closed_trades_scanned_by_* instead (WALK_LIMIT): either way the
+    # same rows as sorting in Python by (amount, id), missing pnl_percentage last, ties broken by id in the order's
+    # direction, at every page and filter, with and without dates.
+    monkeypatch.setattr(reports, "WALK_LIMIT", 10**12 if walk == "index-walk" else 0)
+    created = await seed(repo)
+    ids = sorted(t.id for t in created if t.status == "closed")
+    for trade_id in ids[::5]:  # no pnl_percentage, as tradedb stores history given without one
+        raw_sql.execute("UPDATE trades SET pnl_percentage = NULL WHERE id = ?", [trade_id])
+    for trade_id in ids[1::6]:  # ties: equal amounts
+        raw_sql.execute(f"UPDATE trades SET {sort} = ? WHERE id = ?", ["1.50000000" if sort == "net_pnl" else "1.5000", trade_id])
+    trades = await stored(repo)
+    assert any(t.pnl_percentage is None for t in closed(trades))
+    for where in [{}, {"bot_id": "alpha"}, {"symbol": "ETHUSDT"}, {"trade_type": "live"},
+                  {"since": "2024-03-03", "until": "2024-03-06"}, {"bot_id": "beta", "since": "2024-03-05"}]:
+        expected = matching(trades, where)
+        present = sorted((t for t in expected if getattr(t, sort) is not None), key=lambda t: (getattr(t, sort), t.id),
+                         reverse=descending)
+        missing = sorted((t for t in expected if getattr(t, sort) is None), key=lambda t: t.id, reverse=descending)
+        for size in (5, 1000):
+            seen: list[str] = []
+            for page in range(1, -(-len(expected) // size) + 2):  # and one past the end: empty
+                result = await repo.get_closed_trades_page(**where, sort=sort, descending=descending, page=page,
+                                                           page_size=size)
+                assert result.total == len(expected)
+                seen += [t.id for t in result.trades]
+            assert seen == [t.id for t in present + missing], (where, size)
+
+
+@pytest.mark.parametrize("sort", ["net_pnl", "pnl_percentage"])
+@pytest.mark.parametrize("descending", [True, False])
+async def test_amount_orders_without_dates_walk_their_index(repo: tradedb.Repository, raw_sql: Any, backend: str,
+                                                            sort: str, descending: bool) -> None:
+    # A page sorted by an amount reads the page from idx_closed_trades_<amount>, not every closed trade then a sort
+    # (on PostgreSQL, with table scans and sorts priced out: these few rows would be read and sorted otherwise).
+    import psycopg
+
+    from tradedb.queries import load_dialect
+
+    await seed(repo)
+    query = load_dialect(backend)[f"closed_trades_undated_by_{sort}_{'desc' if descending else 'asc'}"]
+    params = query.bind({"bot_id": None, "symbol": None, "trade_type": None, "since": None, "until": None,
+                         "limit": 50, "offset": 0})
+    if backend == "sqlite":
+        text = " | ".join(row[-1] for row in raw_sql.connection.execute("EXPLAIN QUERY PLAN " + query.sql, params))
+        assert f"USING INDEX idx_closed_trades_{sort}" in text and "TEMP B-TREE" not in text, text
+    else:
+        with raw_sql.connection.transaction():
+            raw_sql.connection.execute("SET LOCAL enable_seqscan = off")
+            raw_sql.connection.execute("SET LOCAL enable_bitmapscan = off")
+            raw_sql.connection.execute("SET LOCAL enable_sort = off")
+            cursor = psycopg.RawCursor(raw_sql.connection)  # $1, $2: the placeholders tradedb sends
+            text = "\n".join(row[0] for row in cursor.execute("EXPLAIN " + query.sql, params))
+        assert f"Index Scan{' Backward' if descending else ''} using idx_closed_trades_{sort} " in text, text
+        sorts = [line for line in text.splitlines() if "Sort" in line and "Sort Key" not in line]
+        # The only sort allowed: of the two parts' pages (a descending pnl_percentage).
+        assert len(sorts) == (1 if (sort, descending) == ("pnl_percentage", True) else 0), text

@@ -432,7 +432,7 @@ async def test_migrating_a_database_with_data_backs_it_up_first_and_logs_where(
     assert any(str(backup) in record.getMessage() for record in caplog.records)
     assert schema_state(db_path).applied == [
         "0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers",
-        "0002.symbol-index"
+        "0006.closed-trade-sort-indexes", "0002.symbol-index"
     ]
 
 
@@ -518,7 +518,7 @@ async def test_health_of_a_healthy_database(repo, history, backend, database):
             "ok": True,
             "database": repo.location,
             "applied_migrations": ["0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-                                   "0005.faster-stats-triggers"],
+                                   "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes"],
             "pending_migrations": [],
             "foreign_key_violations": 0,
             "row_counts": {"bot_instances": 1, "trades": 7, "performance_metrics": 4},
@@ -540,7 +540,7 @@ async def test_health_of_a_healthy_database(repo, history, backend, database):
         "sqlite_version": sqlite3.sqlite_version,
         "journal_mode": "wal",
         "applied_migrations": ["0001.initial-schema", "0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl",
-                                   "0005.faster-stats-triggers"],
+                                   "0005.faster-stats-triggers", "0006.closed-trade-sort-indexes"],
         "pending_migrations": [],
         "integrity": "ok",
         "foreign_key_violations": 0,

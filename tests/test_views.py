@@ -222,7 +222,8 @@ def test_rolling_back_0002_gives_back_exactly_the_0001_schema(tmp_path):
     asyncio.run(migrate())
     backend = get_backend(f"sqlite:///{rolled_back}")
     # 0004 depends on 0003, which depends on 0002: yoyo rolls them back latest first.
-    later = ("0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers")
+    later = ("0002.books-and-views", "0003.closed-trade-stats", "0004.archived-pnl", "0005.faster-stats-triggers",
+             "0006.closed-trade-sort-indexes")
     migrations = read_migrations(str(ROOT / "migrations" / "sqlite")).filter(lambda m: m.id in later)
     with backend.lock():
         backend.rollback_migrations(backend.to_rollback(migrations))

@@ -182,6 +182,10 @@ CREATE INDEX idx_open_trades ON trades (bot_id, entry_time) WHERE status = 'open
 CREATE INDEX idx_open_trades_by_entry ON trades (entry_time) WHERE status = 'open';
 -- A bot's closed trades, newest exit first.
 CREATE INDEX idx_closed_trades ON trades (bot_id, exit_time) WHERE status = 'closed';
+-- Migration 0006: closed trades by an amount, for pages sorted by net PnL
+-- or PnL % (reports.sql) that read only the page.
+CREATE INDEX idx_closed_trades_net_pnl ON trades (net_pnl, id) WHERE status = 'closed';
+CREATE INDEX idx_closed_trades_pnl_percentage ON trades (pnl_percentage, id) WHERE status = 'closed';
 -- All bots' trades by exit: history pages and retention.
 CREATE INDEX idx_exit_time ON trades (exit_time);
 CREATE INDEX idx_metrics_bot ON performance_metrics (bot_id, calculated_at);
