@@ -11,10 +11,11 @@ Python's lock meanwhile. README, Performance, says what each gain measured.
 from __future__ import annotations
 
 import functools
+import itertools
 import queue
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 ROWS_PER_STATEMENT = 500
@@ -49,6 +50,11 @@ def multi_row_sql(sql: str, params: int, rows: int, mark: str) -> str | None:
     return sql[: values.start(1)] + many + sql[values.end(1) :]
 
 
+def flattened(bind: Callable[[Mapping[str, Any]], tuple[Any, ...]]) -> Callable[[list[Mapping[str, Any]]], list[Any]]:
+    """The parameters of a multi-row statement from its rows: each row's in turn."""
+    return lambda rows: [value for row in rows for value in bind(row)]
+
+
 def recorded(rows: Iterable[Mapping[str, Any]], into: list[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
     """`rows`, each also kept in `into` as it is read (for the DEBUG log)."""
     for row in rows:
@@ -59,34 +65,53 @@ def recorded(rows: Iterable[Mapping[str, Any]], into: list[Mapping[str, Any]]) -
 class ReadAhead(Iterator[Mapping[str, Any]]):
     """The rows of an iterator, read in a thread of its own `size` at a time, up to two batches ahead.
 
-    Its error is raised where it happened in the order of the rows. Only
-    this thread reads the iterator until it is done, or until close().
+    `prepare`, when given, turns each whole batch into a statement's
+    parameters in that thread too (whole_batch() hands them over), so that the
+    database's thread only sends them. Its error is raised where it happened
+    in the order of the rows. Only this thread reads the iterator until it is
+    done, or until close().
     """
 
     _END = object()
 
-    def __init__(self, rows: Iterator[Mapping[str, Any]], size: int) -> None:
+    def __init__(
+        self, rows: Iterator[Mapping[str, Any]], size: int,
+        prepare: Callable[[list[Mapping[str, Any]]], Any] | None = None,
+    ) -> None:
         self._batches: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._stopped = threading.Event()
         self._current: Iterator[Mapping[str, Any]] = iter(())
         self._done = False
-        self._thread = threading.Thread(target=self._read, args=(rows, size), name="tradedb-read-ahead", daemon=True)
+        self._thread = threading.Thread(
+            target=self._read, args=(rows, size, prepare), name="tradedb-read-ahead", daemon=True
+        )
         self._thread.start()
 
-    def _read(self, rows: Iterator[Mapping[str, Any]], size: int) -> None:
+    def _read(
+        self, rows: Iterator[Mapping[str, Any]], size: int, prepare: Callable[[list[Mapping[str, Any]]], Any] | None
+    ) -> None:
         batch: list[Mapping[str, Any]] = []
         try:
             for row in rows:
                 batch.append(row)
                 if len(batch) == size:
-                    if not self._put(batch):
+                    if not self._put((batch, self._prepared(prepare, batch))):
                         return
                     batch = []
-            if self._put(batch):
+            if self._put((batch, None)):
                 self._put(self._END)
         except BaseException as error:  # noqa: BLE001 - handed to the reader, in its place among the rows
-            if self._put(batch):
+            if self._put((batch, None)):
                 self._put(error)
+
+    @staticmethod
+    def _prepared(prepare: Callable[[list[Mapping[str, Any]]], Any] | None, batch: list[Mapping[str, Any]]) -> Any:
+        if prepare is None:
+            return None
+        try:
+            return prepare(batch)
+        except Exception:  # noqa: BLE001 - the reader prepares the rows itself and meets the error in its place
+            return None
 
     def _put(self, item: Any) -> bool:
         while not self._stopped.is_set():
@@ -97,20 +122,41 @@ class ReadAhead(Iterator[Mapping[str, Any]]):
                 continue
         return False
 
+    def _next_batch(self) -> Any:
+        """The next (rows, prepared) read ahead; None at the end."""
+        if self._done:
+            return None
+        item = self._batches.get()
+        if item is self._END:
+            self._done = True
+            return None
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        return item
+
+    def whole_batch(self) -> Any:
+        """The prepared parameters of the next whole batch, its rows taken; None when rows are left to iterate
+        (a short last batch, one `prepare` refused) or at the end."""
+        for row in self._current:  # rows of a batch begun one by one come first
+            self._current = itertools.chain((row,), self._current)
+            return None
+        item = self._next_batch()
+        if item is None:
+            return None
+        rows, prepared = item
+        if prepared is None:
+            self._current = iter(rows)
+        return prepared
+
     def __next__(self) -> Mapping[str, Any]:
         while True:
             for row in self._current:
                 return row
-            if self._done:
+            item = self._next_batch()
+            if item is None:
                 raise StopIteration
-            item = self._batches.get()
-            if item is self._END:
-                self._done = True
-            elif isinstance(item, BaseException):
-                self._done = True
-                raise item
-            else:
-                self._current = iter(item)
+            self._current = iter(item[0])
 
     def close(self) -> None:
         """Stop reading (a reader that stops early); the thread ends at its next batch."""

@@ -39,7 +39,9 @@ import aiosqlite
 
 from .errors import ConflictError, DatabaseBusy, DatabaseDamaged, DiskFull, InvalidTransition, TradeDBError, ValidationError
 from .paths import publish
-from .bulk import ROWS_PER_STATEMENT, SMALLEST_MULTI_ROW, ReadAhead, multi_row_sql, recorded, statement_sizes
+from .bulk import (
+    ROWS_PER_STATEMENT, SMALLEST_MULTI_ROW, ReadAhead, flattened, multi_row_sql, recorded, statement_sizes,
+)
 from .database import Check
 from .queries import DIALECTS, Query
 
@@ -98,13 +100,14 @@ class Session:
             return 0
         started = perf_counter()
         changed, bind, width = 0, query.bind, len(query.declared)
+        flat = flattened(bind)
         left: list[Mapping[str, Any]] = [first]
         multi = multi_row_sql(query.sql, width, 1, "?") is not None
         most = min(ROWS_PER_STATEMENT, self._variable_limit() // max(1, width)) if multi else 0
         if most >= SMALLEST_MULTI_ROW and not isinstance(rows, Sequence):
             left.extend(islice(pending, most - 1))
-            if len(left) == most:  # more may come: read on while SQLite writes these
-                pending = ReadAhead(pending, most)
+            if len(left) == most:  # more may come: read (and bind) on while SQLite writes these
+                pending = ReadAhead(pending, most, flat)
         try:
             if not multi:
                 left.extend(pending)
@@ -115,11 +118,16 @@ class Session:
                     assert sql is not None
                     while True:
                         if size == most:
+                            if not left and isinstance(pending, ReadAhead):
+                                params = pending.whole_batch()
+                                if params is not None:
+                                    changed += self.connection.execute(sql, params).rowcount
+                                    continue
                             left.extend(islice(pending, size - len(left)))
                         if len(left) < size:
                             break
                         chunk, left = left[:size], left[size:]
-                        changed += self.connection.execute(sql, [value for row in chunk for value in bind(row)]).rowcount
+                        changed += self.connection.execute(sql, flat(chunk)).rowcount
                 left.extend(pending)  # none left when a statement of `most` rows ran; all when `most` is under 8
             if left:  # the last few, one by one
                 changed += self.connection.executemany(query.sql, map(bind, left)).rowcount

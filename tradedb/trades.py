@@ -259,7 +259,11 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
             first[trade_id] = place
             origin.append(None)
     expected = origin.count(None)
-    rows: list[dict[str, Any]] = []
+    # Only what the end needs is kept of each row, so that a bulk load's rows are freed once written:
+    # the first place of each (bot, type) the trades name, and the rows later trades repeat.
+    bots: dict[tuple[str, str], int] = {}
+    repeated = {came_from for came_from in origin if came_from is not None and came_from >= 0}
+    kept: dict[int, dict[str, Any]] = {}
     records: list[Trade | None] = []
     changes: dict[str, Decimal] = defaultdict(Decimal)  # the new trades' net_pnl, by bot
     conflicts: list[ConflictError] = []
@@ -274,7 +278,9 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
                 if not many:
                     raise
                 raise ValidationError(f"trades[{place}].{error.field}", error.reason) from None
-            rows.append(row)
+            bots.setdefault((row["bot_id"], row["trade_type"]), place)
+            if place in repeated:
+                kept[place] = row
             came_from = origin[place]
             if came_from is None:
                 # Built now, from the values the row was converted from (not read
@@ -288,7 +294,7 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
                 continue
             records.append(None)
             try:
-                require_same_entry(known[row["id"]] if came_from < 0 else rows[came_from], row)
+                require_same_entry(known[row["id"]] if came_from < 0 else kept[came_from], row)
             except ConflictError as error:
                 conflicts.append(error)
 
@@ -302,7 +308,7 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
         # as if they had been compared before writing, a conflict comes next.
         if conflicts:
             raise conflicts[0] from None
-        name_refused_bots(session, rows)
+        name_refused_bots(session, bots, many)
         raise
     for _ in rest:  # when nothing was new, the trades are checked here
         pass
@@ -316,10 +322,11 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
         raise StoredMeanwhile("these trades were stored meanwhile; send them again, each with its id")
     book_changes(session, changes, now)
     # The other trades' records: of the row stored before, or the record of the trade they repeat.
-    for place, row in enumerate(rows):
-        came_from = origin[place]
-        if came_from is not None:
-            records[place] = trade_from_row(tuple(known[row["id"]].values())) if came_from < 0 else records[came_from]
+    for place, (came_from, trade_id) in enumerate(zip(origin, ids)):
+        if came_from is not None and came_from >= 0:
+            records[place] = records[came_from]
+        elif came_from is not None and trade_id is not None:  # stored before: every such trade has its id
+            records[place] = trade_from_row(tuple(known[trade_id].values()))
     return records  # type: ignore[return-value]  # every place is filled
 
 
@@ -349,18 +356,23 @@ def chosen_ids(items: Sequence[Mapping[str, Any]], now: str) -> list[str | None]
     return ids
 
 
-def name_refused_bots(session: Session, every: list[dict[str, Any]]) -> None:
+def name_refused_bots(session: Session, bots: Mapping[tuple[str, str], int], many: bool) -> None:
     """After an insert failed: raise the error naming a trade's unknown bot or a type that is not its bot's, if any.
 
-    The schema refuses both without naming either; this is checked only on
-    failure, so a good insert costs no query.
+    `bots` holds each (bot_id, trade_type) of the trades at the place of its
+    first trade. The schema refuses both without naming either; this is
+    checked only on failure, so a good insert costs no query.
     """
-    checked = set()
-    for index, row in enumerate(every):
-        if (row["bot_id"], row["trade_type"]) not in checked:
-            prefix = f"trades[{index}]." if len(every) > 1 else ""
-            require_bot_of_type(session, row["bot_id"], row["trade_type"], prefix)
-            checked.add((row["bot_id"], row["trade_type"]))
+    for (bot_id, trade_type), place in bots.items():
+        require_bot_of_type(session, bot_id, trade_type, f"trades[{place}]." if many else "")
+
+
+def first_places(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Each (bot_id, trade_type) of `rows`, at the place of its first row."""
+    places: dict[tuple[str, str], int] = {}
+    for place, row in enumerate(rows):
+        places.setdefault((row["bot_id"], row["trade_type"]), place)
+    return places
 
 
 def insert_trades(session: Session, rows: list[dict[str, Any]], now: str) -> int:
@@ -368,7 +380,7 @@ def insert_trades(session: Session, rows: list[dict[str, Any]], now: str) -> int
     try:
         inserted = session.exec_many(INSERT_TRADE, rows)
     except Exception:
-        name_refused_bots(session, rows)
+        name_refused_bots(session, first_places(rows), len(rows) > 1)
         raise
     if inserted == len(rows):
         rebook(session, [(None, row) for row in rows], now)
