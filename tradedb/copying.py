@@ -72,16 +72,16 @@ class Table:
     columns: dict[str, Kind]
     first: Query | None
     after: Query
-    after_param: str
+    after_param: str  # the after-query's parameter: the page_cursor of the page before
     by_ids: Query
     insert: Query
 
 
 TABLES = (
     Table("bot_instances", "bot", BOT_COPY_COLUMNS, None, BOTS_AFTER, "bot_id", BOTS_BY_IDS, INSERT_BOT),
-    Table("trades", "trade", TRADE_COLUMNS, TRADES_FIRST, TRADES_AFTER, "id", TRADES_BY_IDS, INSERT_TRADE),
-    Table("performance_metrics", "metrics row", METRICS_COLUMNS, METRICS_FIRST, METRICS_AFTER, "id", METRICS_BY_IDS,
-          INSERT_METRICS),
+    Table("trades", "trade", TRADE_COLUMNS, TRADES_FIRST, TRADES_AFTER, "page_after", TRADES_BY_IDS, INSERT_TRADE),
+    Table("performance_metrics", "metrics row", METRICS_COLUMNS, METRICS_FIRST, METRICS_AFTER, "page_after",
+          METRICS_BY_IDS, INSERT_METRICS),
 )
 TABLE = {table.name: table for table in TABLES}
 
@@ -208,20 +208,23 @@ def _different(table: Table, row_id: Any, column: str, here: Any, there: Any, wh
 # Units of work -------------------------------------------------------------------
 
 
-def read_page(session: Session, table: Table, after: Any, size: int) -> list[dict[str, Any]]:
-    """The next rows of `table` by id after `after` (None: from the start), at most `size` or PAGE_BYTES of text."""
+def read_page(session: Session, table: Table, after: Any, size: int) -> tuple[list[dict[str, Any]], Any]:
+    """The next rows of `table` after the cursor `after` (None: from the start), at most `size` or PAGE_BYTES of
+    text, and the cursor of the next page (each page query's last column, page_cursor)."""
     params: dict[str, Any]
     if after is None and table.first is not None:
         query, params = table.first, {"page_size": size}
     else:
         query, params = table.after, {table.after_param: "" if after is None else after, "page_size": size}
-    rows, held = [], 0
+    rows: list[dict[str, Any]] = []
+    held, cursor = 0, after
     for row in session.each(query, params):
-        rows.append(dict(zip(table.columns, row)))
+        rows.append(dict(zip(table.columns, row)))  # page_cursor, one past the columns, is left out
+        cursor = row[len(table.columns)]
         held += sum(len(value) for value in row if isinstance(value, str))
         if held >= PAGE_BYTES:
             break
-    return rows
+    return rows, cursor
 
 
 def stored_rows(session: Session, table: Table, ids: Sequence[Any]) -> dict[Any, dict[str, Any]]:
@@ -428,24 +431,25 @@ async def _copy(
         # Before anything is written: which of SOURCE's rows DEST has already, and whether they differ.
         await _check_overlap(from_db, to_db, skip_existing, size, where, progress, totals)
     copied, skipped = dict.fromkeys(TABLE, 0), dict.fromkeys(TABLE, 0)
-    for table in TABLES:
-        page = await from_db._db.read(read_page, table, None, size)
-        while page:
-            # SOURCE's next page is read while DEST writes this one (each in its own connection's thread).
-            written, following = await asyncio.gather(
-                to_db._db.write(store_batch, table, page, skip_existing, where),
-                from_db._db.read(read_page, table, page[-1]["id"], size),
-                return_exceptions=True,
-            )
-            for outcome in (written, following):
-                if isinstance(outcome, BaseException):
-                    raise outcome
-            inserted, same = written
-            copied[table.name] += inserted
-            skipped[table.name] += same
-            if progress is not None:
-                progress(table.name, copied[table.name] + skipped[table.name], totals[table.name])
-            page = following
+    async with to_db._db.bulk():
+        for table in TABLES:
+            page, cursor = await from_db._db.read(read_page, table, None, size)
+            while page:
+                # SOURCE's next page is read while DEST writes this one (each in its own connection's thread).
+                written, following = await asyncio.gather(
+                    to_db._db.write(store_batch, table, page, skip_existing, where),
+                    from_db._db.read(read_page, table, cursor, size),
+                    return_exceptions=True,
+                )
+                for outcome in (written, following):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                inserted, same = written
+                copied[table.name] += inserted
+                skipped[table.name] += same
+                if progress is not None:
+                    progress(table.name, copied[table.name] + skipped[table.name], totals[table.name])
+                page, cursor = following
     return copied, skipped, before
 
 
@@ -459,7 +463,7 @@ async def _check_overlap(
         after: Any = None
         read = 0
         while True:
-            page = await from_db._db.read(read_page, table, after, size)
+            page, after = await from_db._db.read(read_page, table, after, size)
             if not page:
                 break
             count, found, differs = await to_db._db.read(existing, table, page)
@@ -474,7 +478,6 @@ async def _check_overlap(
             read += len(page)
             if progress is not None:
                 progress(f"checking {table.name}", read, totals[table.name])
-            after = page[-1]["id"]
     if held and not skip_existing:
         counts = ", ".join(f"{count} {name}" for name, count in held.items())
         raise ConflictError(

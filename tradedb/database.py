@@ -93,6 +93,9 @@ class Database(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Group calls atomically; nested use makes a savepoint."""
 
+    def bulk(self) -> AbstractAsyncContextManager[None]:
+        """Around many large write transactions in a row (a copy): the backend may trade a longer log for speed."""
+
     def default_backup_path(self) -> Path:
         """Where a backup goes when no destination is given."""
 

@@ -1026,6 +1026,11 @@ class Database:
         finally:
             self._release(conn)
 
+    @asynccontextmanager
+    async def bulk(self) -> AsyncIterator[None]:
+        """Many large write transactions in a row (a copy): nothing to change on a server."""
+        yield
+
     async def changes(self, interval: float) -> AsyncIterator[int]:
         """Yield a counter after commits that changed trades, bots or metrics, gathered over `interval` seconds.
 

@@ -142,6 +142,10 @@ class ReplicatedDatabase:
     async def backup(self, dest: Path) -> None:
         await self.primary.backup(dest)
 
+    def bulk(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The primary's (writes go there)."""
+        return self.primary.bulk()  # type: ignore[no-any-return]
+
     def changes(self, interval: float) -> AsyncIterator[int]:
         """The primary's notifications (a standby does not relay NOTIFY)."""
         return self.primary.changes(interval)  # type: ignore[no-any-return]

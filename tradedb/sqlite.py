@@ -249,6 +249,10 @@ LOW_DISK_BYTES = 1 << 20
 # LOW_DISK_BYTES, after a disk-full error, the WAL is truncated after each
 # commit instead (see Database._give_back_space).
 WAL_ROOM = 1000 * 4096 + LOW_DISK_BYTES
+# During a copy (Database.bulk), every 64 MiB instead: a copy commits a batch
+# of thousands of rows at a time, and each checkpoint wrote back again the
+# index pages every batch touches (W1 copy 5% faster; README, The bulk path).
+BULK_CHECKPOINT_PAGES = 16384
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -773,6 +777,15 @@ class Database:
                 self._owner = None
         finally:
             self._write_lock.release()
+
+    @asynccontextmanager
+    async def bulk(self) -> AsyncIterator[None]:
+        """Many large write transactions in a row (a copy): the WAL is checkpointed less often meanwhile."""
+        await self._call(self._writer, _execute, f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
+        try:
+            yield
+        finally:
+            await self._call(self._writer, _execute, "PRAGMA wal_autocheckpoint = 1000")
 
     async def changes(self, interval: float) -> AsyncIterator[int]:
         """Yield a counter each time a commit by any other connection lands, checked every `interval` seconds.

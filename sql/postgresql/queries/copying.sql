@@ -1,13 +1,14 @@
 -- Named queries for copying one tradedb database into another, and for
 -- archiving (tradedb/copying.py), in PostgreSQL's words: every column,
 -- stored forms. Pages go in id order (each table's primary key; bot ids
--- byte by byte, COLLATE "C", as SQLite orders them).
+-- byte by byte, COLLATE "C", as SQLite orders them); a page's last column,
+-- page_cursor, is where the next page starts.
 
 -- name: copy_bots_after(bot_id, page_size) :many
--- A page of bots with every column (archived_pnl last), by id, after the
--- bot :bot_id ('' to start: every id is longer).
+-- A page of bots with every column (archived_pnl last), then the id again, by
+-- id, after the bot :bot_id ('' to start: every id is longer).
 SELECT id, type, config_file, status, current_balance, total_pnl, started_at,
-       last_heartbeat, extra_metadata, created_at, updated_at, archived_pnl
+       last_heartbeat, extra_metadata, created_at, updated_at, archived_pnl, id AS page_cursor
 FROM bot_instances
 WHERE id COLLATE "C" > :bot_id::text
 ORDER BY id COLLATE "C"
@@ -21,44 +22,44 @@ FROM bot_instances
 WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text(:ids::jsonb)));
 
 -- name: copy_trades_first(page_size) :many
--- The first page of trades by id, every column.
+-- The first page of trades by id, every column, then the id again.
 SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
        sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
        exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
-       exit_reason, status, extra_metadata, created_at, updated_at
+       exit_reason, status, extra_metadata, created_at, updated_at, id AS page_cursor
 FROM trades
 ORDER BY id
 LIMIT :page_size::bigint;
 
--- name: copy_trades_after(id, page_size) :many
--- A page of trades by id after the trade :id, every column.
+-- name: copy_trades_after(page_after, page_size) :many
+-- A page of trades by id after the trade :page_after, every column, then the id again.
 SELECT id, bot_id, trade_type, strategy_name, entry_logic_name, exit_logic_name,
        symbol, interval, entry_time, exit_time, buy_order_created, buy_order_closed,
        sell_order_created, sell_order_closed, entry_price, exit_price, entry_value,
        exit_value, size, commission, gross_pnl, net_pnl, pnl_percentage, direction,
-       exit_reason, status, extra_metadata, created_at, updated_at
+       exit_reason, status, extra_metadata, created_at, updated_at, id AS page_cursor
 FROM trades
-WHERE id > CAST(:id::text AS uuid)
+WHERE id > CAST(:page_after::text AS uuid)
 ORDER BY id
 LIMIT :page_size::bigint;
 
 -- name: copy_metrics_first(page_size) :many
--- The first page of performance metrics by id, every column.
+-- The first page of performance metrics by id, every column, then the id again.
 SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_rate,
        total_trades, winning_trades, losing_trades, avg_win, avg_loss, largest_win,
-       largest_loss, calculated_at, extra_metadata, created_at
+       largest_loss, calculated_at, extra_metadata, created_at, id AS page_cursor
 FROM performance_metrics
 ORDER BY id
 LIMIT :page_size::bigint;
 
--- name: copy_metrics_after(id, page_size) :many
--- A page of performance metrics by id after the row :id, every column.
+-- name: copy_metrics_after(page_after, page_size) :many
+-- A page of performance metrics by id after the row :page_after, every column, then the id again.
 SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_rate,
        total_trades, winning_trades, losing_trades, avg_win, avg_loss, largest_win,
-       largest_loss, calculated_at, extra_metadata, created_at
+       largest_loss, calculated_at, extra_metadata, created_at, id AS page_cursor
 FROM performance_metrics
-WHERE id > CAST(:id::text AS uuid)
+WHERE id > CAST(:page_after::text AS uuid)
 ORDER BY id
 LIMIT :page_size::bigint;
 
