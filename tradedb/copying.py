@@ -50,6 +50,7 @@ METRICS_BY_IDS = QUERIES["metrics_by_ids"]
 INSERT_METRICS = QUERIES["insert_performance_metrics"]
 UPDATE_BOT = QUERIES["update_bot_instance"]
 ROW_COUNTS = QUERIES["row_counts"]
+CLOSED_BY_BOT = QUERIES["closed_trades_by_bot"]
 IDENTITY = QUERIES["database_identity"]
 
 # A bot as copied: its record's columns, and archived_pnl (migration 0004) last.
@@ -289,6 +290,11 @@ def identity(session: Session) -> str | None:
     return None if row is None or row[0] is None else str(row[0])
 
 
+def closed_figures(session: Session) -> tuple[dict[str, int], dict[str, Decimal]]:
+    """Each bot's closed trades, counted, and their net_pnl summed exactly: one pass over the trades for all bots."""
+    return dict(session.many(CLOSED_BY_BOT, {})), upkeep.closed_net_pnl_sums(session)
+
+
 def all_bots(session: Session) -> list[dict[str, Any]]:
     """Every bot's stored row (archived_pnl too), by id."""
     bots: list[dict[str, Any]] = []
@@ -488,12 +494,12 @@ async def _check_overlap(
 
 
 async def _bot_figures(repo: Repository, bots: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    closed, sums = await repo._db.read(closed_figures)
     figures = {}
     for bot in bots:
-        summary = await repo.get_trade_summary(bot_id=bot["id"])
         figures[bot["id"]] = {
-            "closed_trades": summary["closed_trades"],
-            "net_pnl": summary["total_net_pnl"],
+            "closed_trades": closed.get(bot["id"], 0),
+            "net_pnl": Decimal(MONEY.computed(sums.get(bot["id"], Decimal(0))) or 0),
             "total_pnl": Decimal(str(bot["total_pnl"])),
             "current_balance": None if bot["current_balance"] is None else Decimal(str(bot["current_balance"])),
             "archived_pnl": Decimal(str(bot["archived_pnl"])),

@@ -71,6 +71,13 @@ SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_
 FROM performance_metrics
 WHERE id = ANY (ARRAY(SELECT CAST(value AS uuid) FROM jsonb_array_elements_text(:ids::jsonb) AS ids (value)));
 
+-- name: closed_trades_by_bot() :many
+-- Each bot's closed trades, counted (the verification of a copy).
+SELECT bot_id, count(*) AS closed_trades
+FROM trades
+WHERE status = 'closed'
+GROUP BY bot_id;
+
 -- name: database_identity() :one
 -- What tells this database from every other, so that a copy into itself is
 -- refused whatever the path or URL says: the server's system identifier

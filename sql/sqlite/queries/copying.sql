@@ -72,6 +72,14 @@ SELECT id, bot_id, sharpe_ratio, profit_factor, max_drawdown, total_return, win_
 FROM performance_metrics
 WHERE id IN (SELECT value FROM json_each(:ids));
 
+-- name: closed_trades_by_bot() :many
+-- Each bot's closed trades, counted (the verification of a copy; the
+-- partial index idx_closed_trades holds just these rows).
+SELECT bot_id, count(*) AS closed_trades
+FROM trades
+WHERE status = 'closed'
+GROUP BY bot_id;
+
 -- name: database_identity() :one
 -- What tells this database from every other, so that a copy into itself is
 -- refused whatever the path or URL says: the main database's file.
