@@ -291,3 +291,37 @@ async def test_a_missing_source_and_a_bad_batch_size_are_refused(tmp_path):
             await tradedb.copy_database(tmp_path / "missing.db", tmp_path / "dest.db", batch_size=size)
     result = cli("copy", str(tmp_path / "missing.db"), str(tmp_path / "dest.db"), "--batch-size", "0", cwd=tmp_path)
     assert result.code == 2
+
+
+async def test_pages_smaller_than_the_table_copy_every_row_once_whatever_the_ids(tmp_path, other_pg):
+    # SQLite pages go in the order rows were stored, not by id: ids given in falling order, and some
+    # trades deleted, still copy each remaining row exactly once, into either backend.
+    source = tmp_path / "source.db"
+    async with tradedb.connect(source) as repo:
+        await repo.create_bot_instance({"id": "bot", "type": "paper", "current_balance": "100"})
+        ids = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(60, 0, -1)]
+        await repo.create_trades([trade("bot", "paper", n, id=ids[n]) for n in range(60)])
+    with sqlite3.connect(source) as raw:
+        raw.execute("DELETE FROM trades WHERE id IN (?, ?, ?)", (ids[0], ids[30], ids[59]))
+    for dest in (tmp_path / "dest.db", other_pg()):
+        report = await tradedb.copy_database(source, dest, batch_size=7)
+        assert report.ok and report.copied["trades"] == 57
+        async with tradedb.connect(dest) as copy:
+            assert sorted(t.id for t in await copy.get_open_trades()) == sorted(set(ids) - {ids[0], ids[30], ids[59]})
+
+
+async def test_a_copy_checkpoints_less_only_while_it_runs(tmp_path):
+    # Database.bulk (what a copy writes in) makes SQLite checkpoint its WAL every 16384 pages instead of
+    # 1000, and puts it back afterwards, after a failure too.
+    def interval(session: Any) -> int:
+        return int(session.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    async with tradedb.connect(tmp_path / "t.db") as repo:
+        assert await repo._db.write(interval) == 1000
+        async with repo._db.bulk():
+            assert await repo._db.write(interval) == 16384
+        assert await repo._db.write(interval) == 1000
+        with pytest.raises(RuntimeError):
+            async with repo._db.bulk():
+                raise RuntimeError("stop")
+        assert await repo._db.write(interval) == 1000
