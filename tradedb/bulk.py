@@ -3,9 +3,10 @@
 A statement costs a database far more than a row of it: exec_many sends an
 INSERT of one VALUES row as one statement for up to ROWS_PER_STATEMENT rows,
 then for 64 and 8, and the last few rows one by one. The rows (create_trades
-checks and converts each trade as it is read) are read in a thread of their
-own while the database writes the ones before, the driver letting go of
-Python's lock meanwhile. README, Performance, says what each gain measured.
+checks and converts each trade as it is read) are read, and each whole
+statement's parameters bound, in a thread of their own while the database
+writes the ones before, the driver letting go of Python's lock meanwhile.
+README, Performance, says what each gain measured.
 """
 
 from __future__ import annotations
