@@ -213,12 +213,7 @@ class Repository:
             listed = list(items)
         except Exception as error:  # noqa: BLE001 - a Sequence whose own methods raise
             raise ValidationError("trades", f"could not be read as a list: it raised {type(error).__name__}") from None
-        # A plain dict is copied by create_trades as it reads it (dict.copy runs none of the caller's code, and
-        # Python's lock makes it one step), so that a bulk load never holds a copy of every trade at once; any
-        # other mapping is read here, once.
-        return await self._db.write(
-            trades.create_trades, [item if type(item) is dict else as_fields("trade", item) for item in listed]
-        )
+        return await self._db.write(trades.create_trades, [as_fields("trade", item) for item in listed])
 
     async def update_trade(self, trade_id: str, changes: Mapping[str, Any]) -> Trade:
         """Apply changes to a trade and return it as stored."""

@@ -25,7 +25,6 @@ from .records import (
     TRADE_COLUMNS,
     UNSIGNED_MONEY,
     Trade,
-    as_fields,
     check_fields,
     stored_row,
     trade_from_row,
@@ -221,16 +220,13 @@ def check_transition(trade_id: str, old: str, new: str) -> None:
 
 
 def create_trades(session: Session, items: Sequence[Mapping[str, Any]]) -> list[Trade]:
-    """Store new trades, all or none; a client-chosen id that exists with the same entry returns that trade.
-
-    Each plain dict of `items` is copied (as_fields) as it is read, not before.
-    """
+    """Store new trades, all or none; a client-chosen id that exists with the same entry returns that trade."""
     moment = utc_now()
     now = time_to_text(moment)
     if len(items) == 1:
         # The common call, one new trade: insert it straight away. Its id is
         # looked up only when the insert changed nothing, that is for a retry.
-        row, values = new_trade(as_fields("trade", items[0]), now)
+        row, values = new_trade(items[0], now)
         if insert_trades(session, [row], now):
             return [new_trade_record(row, values, moment)]
     return create_many(session, items, moment, now)
@@ -277,9 +273,7 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
         the others compared with what they repeat."""
         for place, data in enumerate(items):
             try:
-                row, values = new_trade(as_fields("trade", data), now)
-                if ids[place] is not None and row["id"] != ids[place]:
-                    raise ValidationError("id", "changed while create_trades was reading it; change no trade until it returns")
+                row, values = new_trade(data, now)
             except ValidationError as error:
                 if not many:
                     raise
@@ -353,7 +347,7 @@ def chosen_ids(items: Sequence[Mapping[str, Any]], now: str) -> list[str | None]
     except Exception:  # noqa: BLE001 - told properly below
         for place, data in enumerate(items[: len(ids) + 1]):
             try:
-                new_trade(as_fields("trade", data), now)
+                new_trade(data, now)
             except ValidationError as error:
                 if len(items) == 1:
                     raise
