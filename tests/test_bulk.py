@@ -11,6 +11,7 @@ refusing what tradedb would never send.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -381,30 +382,25 @@ async def test_records_equal_reading_the_stored_rows(repo) -> None:
         assert record == trade_from_row(row)
 
 
-async def test_an_id_changed_while_create_trades_reads_the_trades_is_refused(repo, raw_sql, monkeypatch) -> None:
-    # create_trades reads each plain dict as it converts it, after it looked up the ids: another task that
-    # changes a trade's id in between (here, right after the lookup) gets a clear error, and nothing is written.
-    await bots(repo)
-    items = varied(30, seed=17)
-    looked_up = trades_module.chosen_ids
-
-    def then_changed(batch: Any, now: str) -> list[str | None]:
-        ids = looked_up(batch, now)
-        batch[7]["id"] = str(uuid.uuid4())
-        return ids
-
-    monkeypatch.setattr(trades_module, "chosen_ids", then_changed)
-    items[7]["id"] = str(uuid.uuid4())
-    with pytest.raises(ValidationError, match="changed while create_trades was reading it") as caught:
-        await repo.create_trades(items)
-    assert caught.value.field == "trades[7].id"
-    assert raw_sql.value("SELECT count(*) FROM trades") == 0
-
-
 async def test_a_bulk_load_leaves_the_callers_trades_as_they_were(repo) -> None:
-    # The trades are read in the database's thread, copied one by one: the caller's dicts are never changed.
+    # create_trades works on copies taken when it is called: the caller's dicts are never changed.
     await bots(repo)
     items = varied(600, seed=19)
     before = [dict(item) for item in items]
     await repo.create_trades(items)
     assert items == before
+
+
+async def test_trades_changed_by_another_task_during_the_call_are_stored_as_they_were_at_the_call(repo, raw_sql) -> None:
+    # create_trades copies the trades before it first waits for the database: another task changing them while
+    # the database writes (or after a caller gave up waiting) changes nothing that is stored or returned.
+    await bots(repo)
+    items = varied(3000, seed=23)
+    call = asyncio.create_task(repo.create_trades(items))
+    await asyncio.sleep(0)  # create_trades runs up to its first wait
+    for item in items:
+        item["strategy_name"] = "changed meanwhile"
+    records = await call
+    assert all(record.strategy_name != "changed meanwhile" for record in records)
+    assert raw_sql.value("SELECT count(*) FROM trades WHERE strategy_name = 'changed meanwhile'") == 0
+    assert raw_sql.value("SELECT count(*) FROM trades") == 3000
