@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import tradedb
+import tradedb.sqlite as sqlite_backend
 from cli_support import cli, digest
 from pg_support import Databases, connect as pg_connect, url_of
 
@@ -310,9 +311,9 @@ async def test_pages_smaller_than_the_table_copy_every_row_once_whatever_the_ids
             assert sorted(t.id for t in await copy.get_open_trades()) == sorted(set(ids) - {ids[0], ids[30], ids[59]})
 
 
-async def test_a_copy_checkpoints_less_only_while_it_runs(tmp_path):
+async def test_a_copy_checkpoints_less_only_while_it_runs(tmp_path, monkeypatch):
     # Database.bulk (what a copy writes in) makes SQLite checkpoint its WAL every 16384 pages instead of
-    # 1000, and puts it back afterwards, after a failure too.
+    # 1000, and puts it back afterwards, after a failure too; not on a disk short of room for that WAL.
     def interval(session: Any) -> int:
         return int(session.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
 
@@ -325,3 +326,6 @@ async def test_a_copy_checkpoints_less_only_while_it_runs(tmp_path):
             async with repo._db.bulk():
                 raise RuntimeError("stop")
         assert await repo._db.write(interval) == 1000
+        monkeypatch.setattr(sqlite_backend, "free_bytes", lambda path: 32 << 20)  # room for 32 MiB only
+        async with repo._db.bulk():
+            assert await repo._db.write(interval) == 1000

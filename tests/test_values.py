@@ -487,3 +487,13 @@ async def test_a_nul_inside_json_metadata_is_refused_naming_the_field(repo, bot,
     # An escaped backslash before "u0000" is text, not a NUL: stored and read back as written.
     stored = await repo.create_trade(trade_data(extra_metadata={"note": "\\u0000"}))
     assert (await repo.get_trade_by_id(stored.id)).extra_metadata == {"note": "\\u0000"}
+
+
+def test_an_amount_summed_in_units_is_exact_at_any_size() -> None:
+    # PostgreSQL's NUMERIC sums have no size limit: 10^-8 units of 31 digits read back to the last unit
+    # (Decimal.scaleb alone rounds to 28 digits).
+    from tradedb.values import from_units
+
+    assert from_units(10**30 + 1) == Decimal("10000000000000000000000.00000001")
+    assert from_units(-(10**40) - 7) == Decimal("-100000000000000000000000000000000.00000007")
+    assert from_units(None) == 0

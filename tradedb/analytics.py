@@ -31,7 +31,7 @@ from .records import (
     metrics_from_row,
 )
 from .database import Session
-from .values import EXACT, new_uuid, time_to_text, utc_now
+from .values import EXACT, from_units, new_uuid, time_to_text, utc_now
 
 SUMMARY = QUERIES["trade_summary"]
 SUMMARY_OF_BOT = QUERIES["trade_summary_of_bot"]
@@ -85,7 +85,7 @@ def get_trade_summary(
     total, open_, closed, cancelled, winning, losing, gross, net, commission, widest, first_entry, last_exit = row
     if widest is not None and widest > WIDEST_SUMMED_IN_SQL:
         return summary_in_python(session.each(inputs, params))
-    sums = [Decimal(units or 0).scaleb(-8) for units in (gross, net, commission)]
+    sums = [from_units(units) for units in (gross, net, commission)]
     return summary(total, open_, closed, cancelled, winning, losing, sums, first_entry, last_exit)
 
 

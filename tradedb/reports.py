@@ -20,7 +20,7 @@ from .analytics import WIDEST_SUMMED_IN_SQL
 from .database import Session
 from .queries import QUERIES, Query
 from .records import BotInstance, Trade, bot_from_row, trade_from_row
-from .values import EXACT, time_to_text
+from .values import EXACT, from_units, time_to_text
 
 BOT_CLOSED_STATS = QUERIES["bot_closed_stats"]
 PNL_ON_DAY = QUERIES["pnl_on_day"]
@@ -199,7 +199,7 @@ def win_rate(wins: int, closed: int) -> Decimal | None:
 
 
 def _units(units: Any) -> Decimal:
-    return Decimal(units or 0).scaleb(-8)
+    return from_units(units)
 
 
 def _summed_in_python(session: Session, bot_id: str, day: date) -> Decimal:

@@ -29,6 +29,7 @@ import traceback
 import uuid
 from itertools import islice
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+import contextlib
 from contextlib import asynccontextmanager
 from decimal import InvalidOperation
 from pathlib import Path
@@ -248,7 +249,8 @@ LOW_DISK_BYTES = 1 << 20
 # at tradedb's 4 KiB pages); with less free space than that on top of
 # LOW_DISK_BYTES, after a disk-full error, the WAL is truncated after each
 # commit instead (see Database._give_back_space).
-WAL_ROOM = 1000 * 4096 + LOW_DISK_BYTES
+CHECKPOINT_PAGES = 1000
+WAL_ROOM = CHECKPOINT_PAGES * 4096 + LOW_DISK_BYTES
 # During a copy (Database.bulk), every 64 MiB instead: a copy commits a batch
 # of thousands of rows at a time, and each checkpoint wrote back again the
 # index pages every batch touches (W1 copy 5% faster; README, The bulk path).
@@ -780,12 +782,27 @@ class Database:
 
     @asynccontextmanager
     async def bulk(self) -> AsyncIterator[None]:
-        """Many large write transactions in a row (a copy): the WAL is checkpointed less often meanwhile."""
-        await self._call(self._writer, _execute, f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
+        """Many large write transactions in a row (a copy): the WAL is checkpointed less often meanwhile.
+
+        Not when the disk is short of room for the longer WAL (nor once a
+        full disk made every commit truncate it): then as usual.
+        """
         try:
+            roomy = self._unit is _in_transaction and free_bytes(self.path) >= BULK_CHECKPOINT_PAGES * 4096 + WAL_ROOM
+        except OSError:
+            roomy = False
+        if not roomy:
             yield
-        finally:
-            await self._call(self._writer, _execute, "PRAGMA wal_autocheckpoint = 1000")
+            return
+        try:
+            await self._call(self._writer, _execute, f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
+            yield
+        except BaseException:
+            # Back as it was, even after a cancel (the PRAGMA may have run) or an error, which stays the one raised.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._call(self._writer, _execute, f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}"))
+            raise
+        await self._call(self._writer, _execute, f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
 
     async def changes(self, interval: float) -> AsyncIterator[int]:
         """Yield a counter each time a commit by any other connection lands, checked every `interval` seconds.

@@ -21,7 +21,7 @@ from .errors import StoredMeanwhile, ValidationError
 from .paths import check_destination, path_text
 from .queries import DIALECTS, QUERIES
 from .records import MONEY
-from .values import EXACT, time_to_text, utc_now
+from .values import EXACT, from_units, time_to_text, utc_now
 
 COUNT_OLD_TRADES = QUERIES["count_finished_trades_before"]
 FINISHED_PNL = QUERIES["finished_trade_pnl_before"]
@@ -176,7 +176,7 @@ def closed_net_pnl_sums(session: Session) -> dict[str, Decimal]:
             raise
         rows = None
     if rows is not None and all(widest <= WIDEST_SUMMED_IN_SQL for _, _, widest in rows):
-        return {bot_id: Decimal(units).scaleb(-8) for bot_id, units, _ in rows}
+        return {bot_id: from_units(units) for bot_id, units, _ in rows}
     sums: dict[str, Decimal] = defaultdict(Decimal)
     with localcontext(EXACT):
         for bot_id, net_pnl in session.each(CLOSED_NET_PNL, {}):

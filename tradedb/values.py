@@ -14,7 +14,7 @@ import re
 import reprlib
 import uuid
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
 from collections.abc import Callable
 from json.decoder import JSONDecodeError, scanstring  # type: ignore[attr-defined]
 from json.scanner import NUMBER_RE
@@ -25,6 +25,13 @@ from .errors import ValidationError
 # Enough digits that no product or quotient of column values is rounded
 # before the final, deliberate rounding to the column's scale.
 EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, traps=[InvalidOperation])
+
+
+def from_units(units: Any) -> Decimal:
+    """An amount from its count of 10^-8 units (an SQL sum; None is 0), exact at any size (scaleb rounds to the
+    context's precision: 28 digits by default)."""
+    with localcontext(EXACT):
+        return Decimal(units or 0).scaleb(-8)
 UTC = timezone.utc
 _QUANTUM = {scale: Decimal(1).scaleb(-scale) for scale in (2, 4, 8)}
 # Built once: json.dumps with options builds an encoder on every call.
