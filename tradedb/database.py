@@ -38,6 +38,8 @@ class Session(Protocol):
     """The statements a unit of work may run; lives in its connection's thread, inside one transaction."""
 
     dialect: str
+    # Whether a unit that failed may be run again with the same arguments (then it must not use them up).
+    reruns_units: bool
 
     def one(self, query: Query, params: Mapping[str, Any]) -> Any:
         """Run a :one query: its row, or None."""

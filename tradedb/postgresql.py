@@ -271,6 +271,7 @@ class Session:
     """The statements a unit of work may run; lives in a worker thread with its connection."""
 
     dialect = "postgresql"
+    reruns_units = True  # after a serialization failure, a deadlock, a row stored meanwhile or a lost connection
 
     def __init__(self, connection: psycopg.Connection[Any], url: str) -> None:
         self.connection = connection

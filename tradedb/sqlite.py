@@ -58,6 +58,7 @@ class Session:
     """The statements a unit of work may run; lives in its connection's thread."""
 
     dialect = "sqlite"
+    reruns_units = False  # one writer, which never runs a unit twice
 
     def __init__(self, connection: sqlite3.Connection, busy_timeout: float, path: Path | None = None) -> None:
         self.connection = connection
