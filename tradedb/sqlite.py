@@ -18,6 +18,7 @@ shapes (tradedb/database.py) over a server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -29,7 +30,6 @@ import traceback
 import uuid
 from itertools import islice
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-import contextlib
 from contextlib import asynccontextmanager
 from decimal import InvalidOperation
 from pathlib import Path
