@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,6 +24,8 @@ from typing import Any
 import pytest
 
 import tradedb
+import tradedb.postgresql as postgresql_backend
+import tradedb.sqlite as sqlite_backend
 from tradedb import trades as trades_module
 from tradedb.errors import ConflictError, ValidationError
 from tradedb.queries import DIALECTS
@@ -404,3 +408,126 @@ async def test_trades_changed_by_another_task_during_the_call_are_stored_as_they
     assert all(record.strategy_name != "changed meanwhile" for record in records)
     assert raw_sql.value("SELECT count(*) FROM trades WHERE strategy_name = 'changed meanwhile'") == 0
     assert raw_sql.value("SELECT count(*) FROM trades") == 3000
+
+
+# -- Indexes built once at the end of a bulk load ------------------------------------------------------------
+
+
+@pytest.fixture
+def small_loads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Loads of 100 rows count as bulk loads (10,000 otherwise), so that these tests stay small; the names of the
+    indexes dropped by each load that meant to drop some, in order."""
+    dropped: list[list[str]] = []
+    for module in (sqlite_backend, postgresql_backend):
+        monkeypatch.setattr(module, "DEFERRED_INDEX_ROWS", 100)
+        drop = module.Session.drop_indexes
+
+        def spy(session: Any, indexes: list[tuple[str, str]], drop: Any = drop) -> list[tuple[str, str]]:
+            done = drop(session, indexes)
+            if indexes:  # a load that meant to drop some
+                dropped.append(sorted(name for name, _ in done))
+            return done
+
+        monkeypatch.setattr(module.Session, "drop_indexes", spy)
+    return dropped
+
+
+def index_definitions(raw_sql: Any, backend: str) -> list[tuple[str, str]]:
+    """Every index of the trades table, each name with its definition, as the database holds them."""
+    if backend == "sqlite":
+        rows = raw_sql.execute("SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades'")
+    else:
+        rows = raw_sql.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'trades'")
+    return sorted(tuple(row) for row in rows.fetchall())
+
+
+TRADE_INDEXES = [  # the trades table's own indexes (not its primary key's), on both backends
+    "idx_bot_trade_type", "idx_closed_trades", "idx_closed_trades_net_pnl", "idx_closed_trades_pnl_percentage",
+    "idx_entry_time", "idx_exit_time", "idx_open_trades", "idx_open_trades_by_entry", "idx_strategy",
+    "idx_symbol_status",
+]
+
+
+async def test_a_bulk_load_into_an_empty_table_builds_its_indexes_at_the_end_exactly_as_they_were(
+    repo, raw_sql, backend, small_loads
+) -> None:
+    await bots(repo)
+    before = index_definitions(raw_sql, backend)
+    items = varied(300)
+    created = await repo.create_trades(items)
+    assert small_loads == [TRADE_INDEXES]  # dropped for the load, and only those
+    assert index_definitions(raw_sql, backend) == before
+    # The indexes hold every row: what is read through them is what was stored.
+    opened = sorted(t.id for t in created if t.status == "open" and t.bot_id == "bot-1")
+    assert sorted(t.id for t in await repo.get_open_trades(bot_id="bot-1")) == opened
+    closed = sorted((t.id for t in created if t.status == "closed"))
+    assert sorted(t.id for t in await repo.get_closed_trades()) == closed
+    assert (await repo.health(full=True))["ok"]
+    # A table that holds more rows than the next load brings keeps its indexes up row by row.
+    await repo.create_trades(varied(150, seed=8))
+    assert small_loads == [TRADE_INDEXES]
+    assert raw_sql.value("SELECT count(*) FROM trades") == 450
+
+
+async def test_a_failed_bulk_load_leaves_the_table_and_its_indexes_as_they_were(repo, raw_sql, backend, small_loads) -> None:
+    await bots(repo)
+    before = index_definitions(raw_sql, backend)
+    items = varied(300)
+    items[250]["bot_id"], items[250]["trade_type"] = "nobody", "paper"
+    with pytest.raises(ValidationError, match=r"trades\[250\]\.bot_id"):
+        await repo.create_trades(items)
+    assert small_loads == [TRADE_INDEXES]
+    assert raw_sql.value("SELECT count(*) FROM trades") == 0
+    assert index_definitions(raw_sql, backend) == before
+    # In the caller's transaction, which goes on: its other writes are kept, and the indexes too.
+    async with repo.transaction():
+        await repo.create_bot_instance({"id": "bot-3", "type": "paper"})
+        with pytest.raises(ValidationError, match=r"trades\[250\]\.bot_id"):
+            await repo.create_trades(items)
+        items[250]["bot_id"] = "bot-3"
+        await repo.create_trades(items)
+    assert raw_sql.value("SELECT count(*) FROM trades") == 300
+    assert index_definitions(raw_sql, backend) == before
+    assert (await repo.health(full=True))["ok"]
+
+
+async def test_other_connections_see_the_indexes_while_a_bulk_load_runs(repo, database, backend, small_loads, monkeypatch) -> None:
+    # SQLite: a reader in WAL mode reads the last commit, indexes and all. PostgreSQL: a transaction reading the
+    # table keeps its indexes up row by row, after waiting INDEX_LOCK_WAIT_MS at most for its lock.
+    await bots(repo)
+    seen: list[list[str]] = []
+    if backend == "sqlite":
+        build = sqlite_backend.Session.build_indexes
+
+        def look_then_build(session: Any, indexes: list[tuple[str, str]]) -> None:
+            reader = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            try:
+                names = [row[0] for row in reader.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades' AND sql IS NOT NULL ORDER BY name")]
+                seen.append(names)
+                assert reader.execute("SELECT count(*) FROM trades INDEXED BY idx_exit_time WHERE exit_time > ''").fetchone() == (0,)
+            finally:
+                reader.close()
+            build(session, indexes)
+
+        monkeypatch.setattr(sqlite_backend.Session, "build_indexes", look_then_build)
+        await repo.create_trades(varied(300))
+        assert seen == [TRADE_INDEXES] and small_loads == [TRADE_INDEXES]
+        return
+    import psycopg
+
+    with psycopg.connect(str(database)) as reader:
+        reader.execute("SELECT count(*) FROM trades").fetchone()  # its transaction holds the table's lock from here
+        started = time.monotonic()
+        await repo.create_trades(varied(300))
+        assert time.monotonic() - started < 10
+        assert small_loads == [[]]  # nothing dropped: kept up row by row
+        assert reader.execute("SELECT count(*) FROM trades").fetchone() == (300,)  # read on, never blocked
+    # And a load that did drop them leaves the transaction's lock_timeout as it was for what follows.
+    def drop_then_show(session: Any) -> str:
+        indexes = session.drop_indexes(session.deferrable_indexes("trades", 100))
+        assert [name for name, _ in indexes] == TRADE_INDEXES
+        session.build_indexes(indexes)
+        return str(session.connection.execute("SHOW lock_timeout").fetchone()[0])
+
+    await repo._db.write(lambda session: session.connection.execute("DELETE FROM trades"))
+    assert await repo._db.write(drop_then_show) == "5s"

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 import tradedb
+import tradedb.copying as copying
+import tradedb.postgresql as postgresql_backend
 import tradedb.sqlite as sqlite_backend
 from cli_support import cli, digest
 from pg_support import Databases, connect as pg_connect, url_of
@@ -329,3 +331,112 @@ async def test_a_copy_checkpoints_less_only_while_it_runs(tmp_path, monkeypatch)
         monkeypatch.setattr(sqlite_backend, "free_bytes", lambda path: 32 << 20)  # room for 32 MiB only
         async with repo._db.bulk():
             assert await repo._db.write(interval) == 1000
+
+
+# -- Indexes built once a group, where DEST builds them faster after the rows ---------------------------------
+
+TRADE_INDEXES = [  # the trades table's own indexes (not its primary key's), on both backends
+    "idx_bot_trade_type", "idx_closed_trades", "idx_closed_trades_net_pnl", "idx_closed_trades_pnl_percentage",
+    "idx_entry_time", "idx_exit_time", "idx_open_trades", "idx_open_trades_by_entry", "idx_strategy",
+    "idx_symbol_status",
+]
+
+
+async def many_trades(source: Path) -> None:
+    """SOURCE as fill() makes it, and 3000 closed trades of one more bot: 3008 trades."""
+    async with tradedb.connect(source) as repo:
+        await fill(repo)
+        await repo.create_bot_instance({"id": "many", "type": "paper", "current_balance": "1000"})
+        for start in range(0, 3000, 500):
+            await repo.create_trades([
+                trade("many", "paper", n, status="closed", exit_price=str(100 + n % 7 - 3), commission="0.001",
+                      exit_time=T0 + timedelta(days=1, minutes=n), extra_metadata={"n": n})
+                for n in range(start, start + 500)
+            ])
+
+
+def index_definitions(database: Path | str) -> list[tuple[str, str]]:
+    """Every index of the trades table, each name with its definition, as the database holds them."""
+    if isinstance(database, Path):
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+            rows = connection.execute(
+                "SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades'"
+            ).fetchall()
+    else:
+        with pg_connect(database) as connection:
+            rows = connection.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'trades'").fetchall()
+    return sorted(tuple(row) for row in rows)
+
+
+async def test_a_copy_into_an_empty_database_builds_its_indexes_once_a_group(backend, tmp_path, other_pg, monkeypatch):
+    # With groups of 1000 rows and loads of 100 counting as bulk loads (250,000 and 10,000 otherwise): SQLite builds
+    # the trades table's indexes after each group brought as many rows as the table held (the first two of
+    # 3008 trades), PostgreSQL only after the one into the empty table (its readers wait meanwhile).
+    source = tmp_path / "source.db"
+    await many_trades(source)
+    dest: Path | str = tmp_path / "dest.db" if backend == "sqlite" else other_pg()
+    fresh: Path | str = tmp_path / "fresh.db" if backend == "sqlite" else other_pg()
+    async with tradedb.connect(fresh):
+        pass
+    monkeypatch.setattr(copying, "GROUP_ROWS", 1000)
+    dropped: list[list[str]] = []
+    for module in (sqlite_backend, postgresql_backend):
+        monkeypatch.setattr(module, "DEFERRED_INDEX_ROWS", 100)
+        drop = module.Session.drop_indexes
+
+        def spy(session: Any, indexes: list[tuple[str, str]], drop: Any = drop) -> list[tuple[str, str]]:
+            done = drop(session, indexes)
+            if indexes:
+                dropped.append(sorted(name for name, _ in done))
+            return done
+
+        monkeypatch.setattr(module.Session, "drop_indexes", spy)
+    report = await tradedb.copy_database(source, dest, batch_size=20)
+    assert report.ok and report.copied["trades"] == 3008
+    assert dropped == [TRADE_INDEXES] * (2 if backend == "sqlite" else 1)
+    assert index_definitions(dest) == index_definitions(fresh)
+    assert await everything(dest) == await everything(source)
+
+
+KILLABLE_COPY = """
+import asyncio, sys
+import tradedb, tradedb.copying, tradedb.postgresql, tradedb.sqlite
+tradedb.copying.GROUP_ROWS = 100_000
+tradedb.sqlite.DEFERRED_INDEX_ROWS = tradedb.postgresql.DEFERRED_INDEX_ROWS = 100
+progress = lambda table, done, total: print(table, done, flush=True)
+asyncio.run(tradedb.copy_database(sys.argv[1], sys.argv[2], batch_size=20, progress=progress))
+"""
+
+
+async def test_a_copy_killed_within_a_group_leaves_none_of_it_and_the_indexes_whole(backend, tmp_path, other_pg):
+    source = tmp_path / "source.db"
+    await many_trades(source)
+    dest: Path | str = tmp_path / "dest.db" if backend == "sqlite" else other_pg()
+    fresh: Path | str = tmp_path / "fresh.db" if backend == "sqlite" else other_pg()
+    async with tradedb.connect(fresh):
+        pass
+    env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
+    process = subprocess.Popen([sys.executable, "-c", KILLABLE_COPY, str(source), str(dest)], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        while True:  # 200 trades written in DEST's transaction, which the kill never lets commit
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            table, done = line.split()
+            if table == "trades" and int(done) >= 200:
+                break
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    assert process.returncode == -signal.SIGKILL
+    assert count_trades(dest) == 0
+    assert index_definitions(dest) == index_definitions(fresh)
+    resumed = cli("copy", str(source), str(dest), "--skip-existing", "--json", cwd=tmp_path)
+    assert resumed.code == 0, resumed.err
+    report = json.loads(resumed.out)
+    assert report["ok"] and report["copied"]["trades"] == 3008 and report["skipped"]["trades"] == 0
+    assert await everything(dest) == await everything(source)

@@ -20,6 +20,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 ROWS_PER_STATEMENT = 500
+# A bulk load of at least this many rows into a table that holds no more rows
+# than it brings (SQLite) or none (PostgreSQL) builds the table's indexes
+# once, at its end (Session.bulk_load): W1's 100,000 trades into an empty
+# table, 15-25% faster on SQLite (README, The bulk path).
+DEFERRED_INDEX_ROWS = 10_000
+LOADED_TABLES = frozenset({"bot_instances", "trades", "performance_metrics"})
 SMALLEST_MULTI_ROW = 8
 _DO_UPDATE = re.compile(r"\bDO\s+UPDATE\b", re.IGNORECASE)
 

@@ -12,7 +12,7 @@ the dialect.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -56,6 +56,21 @@ class Session(Protocol):
     def exec_many(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         """Run an :exec query once per parameter set (an INSERT, for many rows per statement); `rows` may be a
         generator, consumed as the statements are sent (on a server, while it runs those sent before)."""
+
+    def bulk_load(self, table: str, rows: int) -> AbstractContextManager[None]:
+        """Around an insert of `rows` new rows into `table` in this transaction: the backend may build the table's
+        indexes once at the end rather than row by row, as long as no other connection can see it without them."""
+
+    def deferrable_indexes(self, table: str, rows: int) -> list[tuple[str, str]]:
+        """The indexes (name, sql) bulk_load would drop for a load of `rows` new rows into `table`, for a load
+        spread over several units of one transaction: drop_indexes first, build_indexes before the commit."""
+
+    def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped
+        (none when the backend could not take the table's lock at once)."""
+
+    def build_indexes(self, indexes: list[tuple[str, str]]) -> None:
+        """Build again the indexes drop_indexes dropped."""
 
     def sum_overflowed(self, error: BaseException) -> bool:
         """Whether `error` is the database refusing a sum too large for its integers (then sum in Python)."""

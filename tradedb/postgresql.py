@@ -51,11 +51,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql as pg_sql
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
-from .bulk import ROWS_PER_STATEMENT, ReadAhead, multi_row_sql, recorded, statement_sizes
+from .bulk import (
+    DEFERRED_INDEX_ROWS, LOADED_TABLES, ROWS_PER_STATEMENT, ReadAhead, multi_row_sql, recorded, statement_sizes,
+)
 from .database import Check, SchemaState
 from .errors import (
     ConflictError,
@@ -77,6 +80,11 @@ from .values import time_to_text, utc_now
 SQL_LOG = logging.getLogger("tradedb.sql")
 LOG = logging.getLogger("tradedb")
 QUERIES = DIALECTS["postgresql"]
+DEFERRABLE_INDEXES = QUERIES["deferrable_indexes"]
+# How long a bulk load waits for its table's lock to build the indexes at its
+# end (Session.drop_indexes): a reader holding it keeps them row by row instead,
+# and readers queue behind the wait no longer than this.
+INDEX_LOCK_WAIT_MS = 100
 
 # PostgreSQL takes this many parameters in one statement (see tradedb/bulk.py).
 MAX_PARAMETERS = 65535
@@ -276,6 +284,68 @@ class Session:
     def __init__(self, connection: psycopg.Connection[Any], url: str) -> None:
         self.connection = connection
         self.url = url
+
+    def deferrable_indexes(self, table: str, rows: int) -> list[tuple[str, str]]:
+        """The (name, sql) of `table`'s indexes that a load of `rows` new rows builds faster after its rows than
+        row by row: only into an empty table, since dropping an index locks the table against readers until the
+        commit (they then wait for the load rather than read no rows); none under DEFERRED_INDEX_ROWS."""
+        if table not in LOADED_TABLES:
+            raise ValueError(f"no bulk load into {table!r}")
+        if rows < DEFERRED_INDEX_ROWS:
+            return []
+        (held,) = self.connection.execute(f"SELECT EXISTS (SELECT FROM {table})").fetchone()  # type: ignore[misc]
+        if held:
+            return []
+        return [(name, sql) for name, sql in self.many(DEFERRABLE_INDEXES, {"table_name": table})]
+
+    def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped:
+        none when another transaction is using the table (its lock is waited for INDEX_LOCK_WAIT_MS at most)."""
+        if not indexes:
+            return []
+        cursor = self.connection.cursor()
+        (waited,) = cursor.execute("SELECT current_setting('lock_timeout')").fetchone()  # type: ignore[misc]
+        cursor.execute("SAVEPOINT tradedb_drop_indexes")
+        try:
+            cursor.execute(f"SET LOCAL lock_timeout = {INDEX_LOCK_WAIT_MS}")
+            for name, _ in indexes:
+                cursor.execute(pg_sql.SQL("DROP INDEX {}").format(pg_sql.Identifier(name)))
+        except pg_errors.LockNotAvailable:
+            cursor.execute("ROLLBACK TO tradedb_drop_indexes")
+            cursor.execute("RELEASE tradedb_drop_indexes")
+            return []
+        cursor.execute("SELECT set_config('lock_timeout', $1, true)", (waited,))  # as it was for the rest
+        cursor.execute("RELEASE tradedb_drop_indexes")
+        return indexes
+
+    def build_indexes(self, indexes: list[tuple[str, str]]) -> None:
+        """Build again, each from its own definition, the indexes drop_indexes dropped."""
+        for _, sql in indexes:
+            self.connection.execute(sql)
+
+    @contextlib.contextmanager
+    def bulk_load(self, table: str, rows: int) -> Iterator[None]:
+        """Around an insert of `rows` new rows into `table`: its indexes may be built once, at the end.
+
+        Inside one transaction, so other connections never see the table
+        without them; an error inside puts them back, and takes back what was
+        inserted, before it is raised.
+        """
+        if rows < DEFERRED_INDEX_ROWS:
+            yield
+            return
+        cursor = self.connection.cursor()
+        cursor.execute("SAVEPOINT tradedb_bulk_load")
+        try:
+            indexes = self.drop_indexes(self.deferrable_indexes(table, rows))
+            yield
+            self.build_indexes(indexes)
+        except BaseException:
+            if not self.connection.closed and self.connection.info.transaction_status != TransactionStatus.IDLE:
+                cursor.execute("ROLLBACK TO tradedb_bulk_load")
+                cursor.execute("RELEASE tradedb_bulk_load")
+            raise
+        cursor.execute("RELEASE tradedb_bulk_load")
 
     def one(self, query: Query, params: Mapping[str, Any]) -> Any:
         """Run a :one query: its row, or None."""

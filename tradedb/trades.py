@@ -305,7 +305,8 @@ def create_many(session: Session, items: Sequence[Mapping[str, Any]], moment: da
 
     rest = checked()
     try:
-        inserted = session.exec_many(INSERT_TRADE, rest) if expected else 0
+        with session.bulk_load("trades", expected):
+            inserted = session.exec_many(INSERT_TRADE, rest) if expected else 0
     except ValidationError:  # a trade's own, from checked(): the first invalid one
         raise
     except Exception:

@@ -176,7 +176,8 @@ def build_parser() -> Parser:
     p.add_argument("--skip-existing", action="store_true",
                    help="skip rows DEST holds already identical (to finish an interrupted copy); refuse differing ones")
     p.add_argument("--batch-size", type=types.at_most(100_000), default=10_000, metavar="N",
-                   help="rows per transaction in DEST, up to 4 MiB of text (default: 10000)")
+                   help="rows per page read from SOURCE, up to 4 MiB of text, and per transaction in DEST unless DEST "
+                        "builds a table's indexes after its rows (default: 10000)")
     p.add_argument("--verify-only", action="store_true",
                    help="write nothing: compare row counts, and per bot the closed trades' net_pnl sum and books")
 

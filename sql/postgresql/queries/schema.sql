@@ -73,3 +73,16 @@ WHERE schemaname = current_schema() AND tablename = :table_name::text;
 -- since when (UTC, as text, as SQLite holds it).
 SELECT pid, to_char(ctime, 'YYYY-MM-DD HH24:MI:SS.US') AS ctime
 FROM yoyo_lock;
+
+-- name: deferrable_indexes(table_name) :many
+-- A table's indexes that a bulk load may build once at its end instead of
+-- row by row (Session.bulk_load): neither UNIQUE nor a constraint's, so every
+-- rule is still checked by the insert of the row that breaks it. Each
+-- index's own definition is kept to build it again exactly as it was.
+SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS sql
+FROM pg_index AS i
+JOIN pg_class AS c ON c.oid = i.indexrelid
+WHERE i.indrelid = to_regclass(:table_name::text)
+  AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)
+ORDER BY c.relname;

@@ -28,3 +28,14 @@ WHERE type = 'table' AND name = :table_name;
 -- The row yoyo (or tradedb) keeps while a process migrates: who holds it and since when.
 SELECT pid, ctime
 FROM yoyo_lock;
+
+-- name: deferrable_indexes(table_name) :many
+-- A table's indexes that a bulk load may build once at its end instead of
+-- row by row (Session.bulk_load): those of CREATE INDEX that are not UNIQUE,
+-- so every rule is still checked by the insert of the row that breaks it.
+-- Each index's own text is kept to build it again exactly as it was.
+SELECT m.name, m.sql
+FROM pragma_index_list(:table_name) AS i
+JOIN sqlite_master AS m ON m.type = 'index' AND m.name = i.name
+WHERE i.origin = 'c' AND i."unique" = 0 AND m.sql IS NOT NULL
+ORDER BY m.name;
