@@ -531,3 +531,21 @@ async def test_other_connections_see_the_indexes_while_a_bulk_load_runs(repo, da
 
     await repo._db.write(lambda session: session.connection.execute("DELETE FROM trades"))
     assert await repo._db.write(drop_then_show) == "5s"
+
+
+async def test_a_disk_short_of_room_for_the_whole_load_in_its_log_keeps_the_indexes_up_row_by_row(
+    tmp_path, small_loads, monkeypatch
+) -> None:
+    # SQLite only: a load whose indexes are built at its end is one transaction, and a copy then groups many pages
+    # into it, all held in the write-ahead log until the commit.
+    room = 300 * sqlite_backend.BYTES_PER_LOADED_ROW + sqlite_backend.WAL_ROOM
+    async with tradedb.connect(tmp_path / "short.db") as repo:
+        await bots(repo)
+        monkeypatch.setattr(sqlite_backend, "free_bytes", lambda path: room - 1)
+        await repo.create_trades(varied(300))
+        assert small_loads == []
+    async with tradedb.connect(tmp_path / "roomy.db") as repo:
+        await bots(repo)
+        monkeypatch.setattr(sqlite_backend, "free_bytes", lambda path: room)
+        await repo.create_trades(varied(300))
+        assert small_loads == [TRADE_INDEXES]

@@ -226,6 +226,8 @@ class Session:
         (bound,) = self.connection.execute(f"SELECT ifnull(max(rowid), 0) FROM {table}").fetchone()
         if rows < bound:
             return []
+        if self.path is not None and free_bytes(self.path) < rows * BYTES_PER_LOADED_ROW + WAL_ROOM:
+            return []  # a copy then commits each page (_copy): its write-ahead log never holds a group
         return [(name, sql) for name, sql in self.many(DEFERRABLE_INDEXES, {"table_name": table})]
 
     def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -307,6 +309,10 @@ WAL_ROOM = CHECKPOINT_PAGES * 4096 + LOW_DISK_BYTES
 # of thousands of rows at a time, and each checkpoint wrote back again the
 # index pages every batch touches (W1 copy 5% faster; README, The bulk path).
 BULK_CHECKPOINT_PAGES = 16384
+# What a loaded trade adds to the write-ahead log with its indexes, with room
+# to spare (W1: 105 MB for 100,000 trades): a load whose indexes are built at
+# its end is one transaction, which the log holds whole until its commit.
+BYTES_PER_LOADED_ROW = 2048
 
 
 def is_disk_full(error: BaseException) -> bool:
