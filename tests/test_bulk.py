@@ -549,3 +549,19 @@ async def test_a_disk_short_of_room_for_the_whole_load_in_its_log_keeps_the_inde
         monkeypatch.setattr(sqlite_backend, "free_bytes", lambda path: room)
         await repo.create_trades(varied(300))
         assert small_loads == [TRADE_INDEXES]
+
+
+async def test_a_table_measured_by_analyze_is_measured_again_after_its_indexes_are_built(tmp_path, small_loads) -> None:
+    # SQLite only: ANALYZE's statistics of an index (sqlite_stat1) go with it when it is dropped.
+    path = tmp_path / "analyzed.db"
+    async with tradedb.connect(path) as repo:
+        await bots(repo)
+        await repo.create_trade(varied(1)[0])
+        with sqlite3.connect(path) as raw:
+            raw.execute("ANALYZE")
+        await repo.create_trades(varied(300, seed=9))
+        assert small_loads == [TRADE_INDEXES]
+    with sqlite3.connect(path) as raw:
+        measured = dict(raw.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'trades'").fetchall())
+    assert set(TRADE_INDEXES) <= set(measured)
+    assert measured["idx_exit_time"].split()[0] == "301"  # the rows now in the table

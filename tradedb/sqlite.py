@@ -237,9 +237,17 @@ class Session:
         return indexes
 
     def build_indexes(self, indexes: list[tuple[str, str]]) -> None:
-        """Build again, each from its own text, the indexes drop_indexes dropped."""
+        """Build again, each from its own text, the indexes drop_indexes dropped (and their ANALYZE statistics)."""
+        connection = self.connection
         for _, sql in indexes:
-            self.connection.execute(sql)
+            connection.execute(sql)
+        if not indexes or connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is None:
+            return
+        # The statistics ANALYZE kept of the dropped indexes went with them; the planner would take the indexes
+        # for unmeasured. A table measured before is measured again, all its indexes (it at least doubled).
+        (table,) = connection.execute("SELECT tbl_name FROM sqlite_master WHERE name = ?", (indexes[0][0],)).fetchone()
+        if connection.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone() is not None:
+            connection.execute(f"ANALYZE {table}")
 
     @contextlib.contextmanager
     def bulk_load(self, table: str, rows: int) -> Iterator[None]:
