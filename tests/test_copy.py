@@ -399,11 +399,14 @@ async def test_a_copy_into_an_empty_database_builds_its_indexes_once_a_group(bac
 
 
 KILLABLE_COPY = """
-import asyncio, sys
+import asyncio, sys, time
 import tradedb, tradedb.copying, tradedb.postgresql, tradedb.sqlite
 tradedb.copying.GROUP_ROWS = 100_000
 tradedb.sqlite.DEFERRED_INDEX_ROWS = tradedb.postgresql.DEFERRED_INDEX_ROWS = 100
-progress = lambda table, done, total: print(table, done, flush=True)
+def progress(table, done, total):
+    print(table, done, flush=True)
+    if table == "trades" and done >= 200:
+        time.sleep(600)  # written in DEST's transaction, not committed: killed here
 asyncio.run(tradedb.copy_database(sys.argv[1], sys.argv[2], batch_size=20, progress=progress))
 """
 

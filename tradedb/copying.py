@@ -19,13 +19,12 @@ it is deleted here (see archive_old_data).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -60,9 +59,11 @@ BOT_COPY_COLUMNS: dict[str, Kind] = {**BOT_COLUMNS, "archived_pnl": MONEY}
 
 DEFAULT_BATCH = 10_000
 MAX_BATCH = 100_000
-# At most this many rows in one transaction where DEST builds a table's indexes after the rows (_copy): its
-# write-ahead log holds them all until the commit (about 1 KB a trade with its indexes in SQLite).
+# At most this many rows in one transaction where DEST builds a table's indexes after the rows (_copy), and
+# this many bytes of their text a row (metadata may make a row far longer): the write-ahead log holds them all
+# until the commit, about twice their text with the indexes (SQLite checks it has room: BYTES_PER_LOADED_ROW).
 GROUP_ROWS = 250_000
+GROUP_TEXT_PER_ROW = 1024
 
 # Tests set this to stop a process between an archive batch's commit and its
 # deletion from the live database (a crash there must lose nothing).
@@ -214,9 +215,9 @@ def _different(table: Table, row_id: Any, column: str, here: Any, there: Any, wh
 # Units of work -------------------------------------------------------------------
 
 
-def read_page(session: Session, table: Table, after: Any, size: int) -> tuple[list[dict[str, Any]], Any]:
+def read_page(session: Session, table: Table, after: Any, size: int) -> tuple[list[dict[str, Any]], Any, int]:
     """The next rows of `table` after the cursor `after` (None: from the start), at most `size` or PAGE_BYTES of
-    text, and the cursor of the next page (each page query's last column, page_cursor)."""
+    text; the cursor of the next page (each page query's last column, page_cursor); and the rows' bytes of text."""
     params: dict[str, Any]
     if after is None and table.first is not None:
         query, params = table.first, {"page_size": size}
@@ -230,7 +231,7 @@ def read_page(session: Session, table: Table, after: Any, size: int) -> tuple[li
         held += sum(len(value) for value in row if isinstance(value, str))
         if held >= PAGE_BYTES:
             break
-    return rows, cursor
+    return rows, cursor, held
 
 
 def stored_rows(session: Session, table: Table, ids: Sequence[Any]) -> dict[Any, dict[str, Any]]:
@@ -392,7 +393,7 @@ async def copy_database(
     its table, id and first differing column). Each batch of `batch_size` rows
     is one transaction in DEST, or up to GROUP_ROWS rows where DEST builds the
     table's indexes after them (_copy). `progress(table, done, total)` is called after
-    each batch. Raises CopyMismatch (with the report) when the verification
+    each batch (written, and committed unless a group goes on). Raises CopyMismatch (with the report) when the verification
     finds any difference.
     """
     if not isinstance(skip_existing, bool):
@@ -445,50 +446,66 @@ async def _copy(
     copied, skipped = dict.fromkeys(TABLE, 0), dict.fromkeys(TABLE, 0)
     async with to_db._db.bulk():
         for table in TABLES:
-            page, cursor = await from_db._db.read(read_page, table, None, size)
-            while page:
+            page = await from_db._db.read(read_page, table, None, size)
+            while page[0]:
                 # Where DEST builds a table's indexes faster once after many rows than row by row (Session.bulk_load:
-                # a SQLite table holding no more rows than the group brings, an empty PostgreSQL one), up to
-                # GROUP_ROWS rows are one transaction and the indexes are built at its end; otherwise each page is one.
+                # a SQLite table holding no more rows than the group brings, an empty PostgreSQL one), a group of
+                # pages is one transaction and the indexes are built at its end; otherwise each page is one.
                 left = totals[table.name] - copied[table.name] - skipped[table.name]
-                group = min(max(left, len(page)), GROUP_ROWS)
-                indexes = await to_db._db.read(_deferrable_indexes, table, group)
-                async with to_db._db.transaction() if indexes else contextlib.nullcontext():
-                    # Decided again in the transaction: what it drops, it builds again before the commit.
-                    dropped = await to_db._db.write(_drop_indexes, table, group) if indexes else []
-                    stored = 0
-                    while True:
-                        (inserted, same), following = await _store_while_reading(
-                            from_db, to_db, table, page, cursor, size, skip_existing, where
-                        )
-                        copied[table.name] += inserted
-                        skipped[table.name] += same
-                        stored += len(page)
-                        if progress is not None:
-                            progress(table.name, copied[table.name] + skipped[table.name], totals[table.name])
-                        page, cursor = following
-                        if not page or not dropped or stored + len(page) > group:
-                            break
+                group = Group(table, min(max(left, len(page[0])), GROUP_ROWS), copied, skipped, totals, progress)
+                if await to_db._db.read(_deferrable_indexes, table, group.rows):
+                    async with to_db._db.transaction():
+                        # Decided again in the transaction: what it drops, it builds again before the commit.
+                        dropped = await to_db._db.write(_drop_indexes, table, group.rows)
+                        if dropped:
+                            page = await group.store(from_db, to_db, page, size, skip_existing, where)
+                            await to_db._db.write(_build_indexes, dropped)
                     if dropped:
-                        await to_db._db.write(_build_indexes, dropped)
+                        continue
+                # One page, one transaction: a unit that PostgreSQL may run again (a deadlock, a row stored meanwhile).
+                page = await replace(group, rows=0).store(from_db, to_db, page, size, skip_existing, where)
     return copied, skipped, before
 
 
-async def _store_while_reading(
-    from_db: Repository, to_db: Repository, table: Table, page: list[dict[str, Any]], cursor: Any, size: int,
-    skip_existing: bool, where: str,
-) -> tuple[tuple[int, int], tuple[list[dict[str, Any]], Any]]:
-    """Store a page in DEST while SOURCE's next one is read (each in its own connection's thread): what store_batch
-    returned, and the next page with its cursor. DEST's write stays in this task, which may own its transaction."""
-    reading = asyncio.ensure_future(from_db._db.read(read_page, table, cursor, size))
-    try:
-        written = await to_db._db.write(store_batch, table, page, skip_existing, where)
-    except BaseException:
-        await asyncio.wait([reading])  # not left running; its own error, if any, is second to this one
-        if not reading.cancelled():
-            reading.exception()
-        raise
-    return written, await reading
+Page = tuple[list[dict[str, Any]], Any, int]  # read_page's rows, cursor of the next page, and bytes of text
+
+
+@dataclass(frozen=True)
+class Group:
+    """Pages of one table that _copy writes in one transaction, and the counts and progress it keeps."""
+
+    table: Table
+    rows: int  # at most this many rows, and GROUP_TEXT_PER_ROW bytes of text a row; 0: one page
+    copied: dict[str, int]
+    skipped: dict[str, int]
+    totals: dict[str, int]
+    progress: Progress | None
+
+    async def store(
+        self, from_db: Repository, to_db: Repository, page: Page, size: int, skip_existing: bool, where: str
+    ) -> Page:
+        """Store `page` and the pages after it that the group holds; the next page, not stored."""
+        name = self.table.name
+        rows = held = 0
+        while True:
+            # SOURCE's next page is read while DEST writes this one (each in its own connection's thread); DEST's
+            # write stays in this task, which may own DEST's transaction.
+            reading = asyncio.ensure_future(from_db._db.read(read_page, self.table, page[1], size))
+            try:
+                inserted, same = await to_db._db.write(store_batch, self.table, page[0], skip_existing, where)
+            except BaseException:
+                await asyncio.wait([reading])  # not left running; its own error, if any, is second to this one
+                if not reading.cancelled():
+                    reading.exception()
+                raise
+            self.copied[name] += inserted
+            self.skipped[name] += same
+            rows, held = rows + len(page[0]), held + page[2]
+            if self.progress is not None:  # inside a group, rows not committed yet
+                self.progress(name, self.copied[name] + self.skipped[name], self.totals[name])
+            page = await reading
+            if not page[0] or rows + len(page[0]) > self.rows or held + page[2] > self.rows * GROUP_TEXT_PER_ROW:
+                return page
 
 
 def _deferrable_indexes(session: Session, table: Table, rows: int) -> list[tuple[str, str]]:
@@ -513,7 +530,7 @@ async def _check_overlap(
         after: Any = None
         read = 0
         while True:
-            page, after = await from_db._db.read(read_page, table, after, size)
+            page, after, _ = await from_db._db.read(read_page, table, after, size)
             if not page:
                 break
             count, found, differs = await to_db._db.read(existing, table, page)

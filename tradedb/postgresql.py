@@ -51,7 +51,6 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql as pg_sql
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
@@ -300,7 +299,8 @@ class Session:
 
     def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped:
-        none when another transaction is using the table (its lock is waited for INDEX_LOCK_WAIT_MS at most)."""
+        none when another transaction is using the table (its lock is waited for INDEX_LOCK_WAIT_MS at most) or
+        this user may not drop them."""
         if not indexes:
             return []
         cursor = self.connection.cursor()
@@ -309,8 +309,8 @@ class Session:
         try:
             cursor.execute(f"SET LOCAL lock_timeout = {INDEX_LOCK_WAIT_MS}")
             for name, _ in indexes:
-                cursor.execute(pg_sql.SQL("DROP INDEX {}").format(pg_sql.Identifier(name)))
-        except pg_errors.LockNotAvailable:
+                cursor.execute(f"DROP INDEX {name}")  # quoted and qualified by the server (deferrable_indexes)
+        except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected, pg_errors.InsufficientPrivilege):
             cursor.execute("ROLLBACK TO tradedb_drop_indexes")
             cursor.execute("RELEASE tradedb_drop_indexes")
             return []
@@ -341,7 +341,9 @@ class Session:
             yield
             self.build_indexes(indexes)
         except BaseException:
-            if not self.connection.closed and self.connection.info.transaction_status != TransactionStatus.IDLE:
+            if not self.connection.closed and self.connection.info.transaction_status in (
+                TransactionStatus.INTRANS, TransactionStatus.INERROR
+            ):
                 cursor.execute("ROLLBACK TO tradedb_bulk_load")
                 cursor.execute("RELEASE tradedb_bulk_load")
             raise

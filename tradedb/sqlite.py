@@ -226,9 +226,16 @@ class Session:
         (bound,) = self.connection.execute(f"SELECT ifnull(max(rowid), 0) FROM {table}").fetchone()
         if rows < bound:
             return []
-        if self.path is not None and free_bytes(self.path) < rows * BYTES_PER_LOADED_ROW + WAL_ROOM:
+        if self.path is not None and not self._room_for(rows * BYTES_PER_LOADED_ROW + WAL_ROOM):
             return []  # a copy then commits each page (_copy): its write-ahead log never holds a group
         return [(name, sql) for name, sql in self.many(DEFERRABLE_INDEXES, {"table_name": table})]
+
+    def _room_for(self, size: int) -> bool:
+        assert self.path is not None
+        try:
+            return free_bytes(self.path) >= size
+        except OSError:  # the disk cannot say: as if short of room
+            return False
 
     def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped."""

@@ -77,12 +77,18 @@ FROM yoyo_lock;
 -- name: deferrable_indexes(table_name) :many
 -- A table's indexes that a bulk load may build once at its end instead of
 -- row by row (Session.bulk_load): neither UNIQUE nor a constraint's, so every
--- rule is still checked by the insert of the row that breaks it. Each
--- index's own definition is kept to build it again exactly as it was.
-SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS sql
+-- rule is still checked by the insert of the row that breaks it; valid, owned
+-- by this user (DROP INDEX needs that), and nothing of theirs that the
+-- definition would not bring back (a tablespace, a comment, CLUSTER's mark).
+-- The name as regclass prints it: quoted, and schema-qualified when outside
+-- the search_path. Each index's own definition is kept to build it again.
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS sql
 FROM pg_index AS i
 JOIN pg_class AS c ON c.oid = i.indexrelid
 WHERE i.indrelid = to_regclass(:table_name::text)
   AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+  AND i.indisvalid AND i.indisready AND NOT i.indisclustered
+  AND c.reltablespace = 0 AND pg_has_role(c.relowner, 'USAGE')
+  AND obj_description(c.oid, 'pg_class') IS NULL
   AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)
-ORDER BY c.relname;
+ORDER BY 1;
