@@ -189,3 +189,25 @@ def db(sample: Path, tmp_path: Path) -> Path:
     return copy
 
 
+
+
+@pytest.fixture
+def small_loads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Loads of 100 rows count as bulk loads (10,000 otherwise: Session.bulk_load), so that tests stay small; the
+    names of the indexes dropped by each load that meant to drop some, in order."""
+    import tradedb.postgresql as postgresql_backend
+    import tradedb.sqlite as sqlite_backend
+
+    dropped: list[list[str]] = []
+    for module in (sqlite_backend, postgresql_backend):
+        monkeypatch.setattr(module, "DEFERRED_INDEX_ROWS", 100)
+        drop = module.Session.drop_indexes
+
+        def spy(session: Any, indexes: list[tuple[str, str]], drop: Any = drop) -> list[tuple[str, str]]:
+            done = drop(session, indexes)
+            if indexes:  # a load that meant to drop some
+                dropped.append(sorted(name for name, _ in done))
+            return done
+
+        monkeypatch.setattr(module.Session, "drop_indexes", spy)
+    return dropped

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 import tradedb
-import tradedb.postgresql as postgresql_backend
 import tradedb.sqlite as sqlite_backend
 from tradedb import trades as trades_module
 from tradedb.errors import ConflictError, ValidationError
@@ -411,25 +410,6 @@ async def test_trades_changed_by_another_task_during_the_call_are_stored_as_they
 
 
 # -- Indexes built once at the end of a bulk load ------------------------------------------------------------
-
-
-@pytest.fixture
-def small_loads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Loads of 100 rows count as bulk loads (10,000 otherwise), so that these tests stay small; the names of the
-    indexes dropped by each load that meant to drop some, in order."""
-    dropped: list[list[str]] = []
-    for module in (sqlite_backend, postgresql_backend):
-        monkeypatch.setattr(module, "DEFERRED_INDEX_ROWS", 100)
-        drop = module.Session.drop_indexes
-
-        def spy(session: Any, indexes: list[tuple[str, str]], drop: Any = drop) -> list[tuple[str, str]]:
-            done = drop(session, indexes)
-            if indexes:  # a load that meant to drop some
-                dropped.append(sorted(name for name, _ in done))
-            return done
-
-        monkeypatch.setattr(module.Session, "drop_indexes", spy)
-    return dropped
 
 
 def index_definitions(raw_sql: Any, backend: str) -> list[tuple[str, str]]:

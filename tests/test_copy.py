@@ -20,7 +20,6 @@ import pytest
 
 import tradedb
 import tradedb.copying as copying
-import tradedb.postgresql as postgresql_backend
 import tradedb.sqlite as sqlite_backend
 from cli_support import cli, digest
 from pg_support import Databases, connect as pg_connect, url_of
@@ -178,6 +177,19 @@ async def test_skip_existing_skips_identical_rows_and_refuses_a_differing_one(da
         await tradedb.copy_database(database, dest, skip_existing=True)
 
 
+async def many_trades(source: Path | str) -> None:
+    """SOURCE as fill() makes it, and 3000 closed trades of one more bot: 3008 trades."""
+    async with tradedb.connect(source) as repo:
+        await fill(repo)
+        await repo.create_bot_instance({"id": "many", "type": "paper", "current_balance": "1000"})
+        for start in range(0, 3000, 500):
+            await repo.create_trades([
+                trade("many", "paper", n, status="closed", exit_price=str(100 + n % 7 - 3), commission="0.001",
+                      exit_time=T0 + timedelta(days=1, minutes=n), extra_metadata={"n": n})
+                for n in range(start, start + 500)
+            ])
+
+
 def count_trades(database: Path | str) -> int:
     if isinstance(database, Path):
         try:
@@ -195,15 +207,7 @@ def count_trades(database: Path | str) -> int:
 
 
 async def test_a_copy_killed_midway_resumes_with_skip_existing_into_an_exact_copy(database, backend, tmp_path, other_pg):
-    async with tradedb.connect(database) as repo:
-        await fill(repo)
-        await repo.create_bot_instance({"id": "many", "type": "paper", "current_balance": "1000"})
-        for start in range(0, 3000, 500):
-            await repo.create_trades([
-                trade("many", "paper", n, status="closed", exit_price=str(100 + n % 7 - 3), commission="0.001",
-                      exit_time=T0 + timedelta(days=1, minutes=n), extra_metadata={"n": n})
-                for n in range(start, start + 500)
-            ])
+    await many_trades(database)
     dest = other_backend(backend, tmp_path, other_pg, "dest")
     env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
     process = subprocess.Popen([sys.executable, "-m", "tradedb", "copy", str(database), str(dest), "--batch-size", "20"],
@@ -342,19 +346,6 @@ TRADE_INDEXES = [  # the trades table's own indexes (not its primary key's), on 
 ]
 
 
-async def many_trades(source: Path) -> None:
-    """SOURCE as fill() makes it, and 3000 closed trades of one more bot: 3008 trades."""
-    async with tradedb.connect(source) as repo:
-        await fill(repo)
-        await repo.create_bot_instance({"id": "many", "type": "paper", "current_balance": "1000"})
-        for start in range(0, 3000, 500):
-            await repo.create_trades([
-                trade("many", "paper", n, status="closed", exit_price=str(100 + n % 7 - 3), commission="0.001",
-                      exit_time=T0 + timedelta(days=1, minutes=n), extra_metadata={"n": n})
-                for n in range(start, start + 500)
-            ])
-
-
 def index_definitions(database: Path | str) -> list[tuple[str, str]]:
     """Every index of the trades table, each name with its definition, as the database holds them."""
     if isinstance(database, Path):
@@ -368,32 +359,30 @@ def index_definitions(database: Path | str) -> list[tuple[str, str]]:
     return sorted(tuple(row) for row in rows)
 
 
-async def test_a_copy_into_an_empty_database_builds_its_indexes_once_a_group(backend, tmp_path, other_pg, monkeypatch):
-    # With groups of 1000 rows and loads of 100 counting as bulk loads (250,000 and 10,000 otherwise): SQLite builds
-    # the trades table's indexes after each group brought as many rows as the table held (the first two of
-    # 3008 trades), PostgreSQL only after the one into the empty table (its readers wait meanwhile).
+async def source_dest_and_fresh(backend: str, tmp_path: Path, other_pg: Any) -> tuple[Path, Path | str, Path | str]:
+    """A SQLite SOURCE of many_trades, and two databases of `backend`: DEST, not made yet (a file) or empty, and a
+    fresh migrated one to compare DEST's indexes with."""
     source = tmp_path / "source.db"
     await many_trades(source)
     dest: Path | str = tmp_path / "dest.db" if backend == "sqlite" else other_pg()
     fresh: Path | str = tmp_path / "fresh.db" if backend == "sqlite" else other_pg()
     async with tradedb.connect(fresh):
         pass
+    return source, dest, fresh
+
+
+async def test_a_copy_into_an_empty_database_builds_its_indexes_once_a_group(
+    backend, tmp_path, other_pg, monkeypatch, small_loads
+):
+    # With groups of 1000 rows and loads of 100 counting as bulk loads (250,000 and 10,000 otherwise): SQLite builds
+    # the trades table's indexes after each group brought as many rows as the table held (the first two of
+    # 3008 trades), PostgreSQL only after the one into the empty table (its readers wait meanwhile).
+    source, dest, fresh = await source_dest_and_fresh(backend, tmp_path, other_pg)
     monkeypatch.setattr(copying, "GROUP_ROWS", 1000)
-    dropped: list[list[str]] = []
-    for module in (sqlite_backend, postgresql_backend):
-        monkeypatch.setattr(module, "DEFERRED_INDEX_ROWS", 100)
-        drop = module.Session.drop_indexes
-
-        def spy(session: Any, indexes: list[tuple[str, str]], drop: Any = drop) -> list[tuple[str, str]]:
-            done = drop(session, indexes)
-            if indexes:
-                dropped.append(sorted(name for name, _ in done))
-            return done
-
-        monkeypatch.setattr(module.Session, "drop_indexes", spy)
+    small_loads.clear()  # SOURCE's own loads
     report = await tradedb.copy_database(source, dest, batch_size=20)
     assert report.ok and report.copied["trades"] == 3008
-    assert dropped == [TRADE_INDEXES] * (2 if backend == "sqlite" else 1)
+    assert small_loads == [TRADE_INDEXES] * (2 if backend == "sqlite" else 1)
     assert index_definitions(dest) == index_definitions(fresh)
     assert await everything(dest) == await everything(source)
 
@@ -412,12 +401,7 @@ asyncio.run(tradedb.copy_database(sys.argv[1], sys.argv[2], batch_size=20, progr
 
 
 async def test_a_copy_killed_within_a_group_leaves_none_of_it_and_the_indexes_whole(backend, tmp_path, other_pg):
-    source = tmp_path / "source.db"
-    await many_trades(source)
-    dest: Path | str = tmp_path / "dest.db" if backend == "sqlite" else other_pg()
-    fresh: Path | str = tmp_path / "fresh.db" if backend == "sqlite" else other_pg()
-    async with tradedb.connect(fresh):
-        pass
+    source, dest, fresh = await source_dest_and_fresh(backend, tmp_path, other_pg)
     env = {k: v for k, v in os.environ.items() if k != "TRADEDB_DATABASE"}
     process = subprocess.Popen([sys.executable, "-c", KILLABLE_COPY, str(source), str(dest)], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
