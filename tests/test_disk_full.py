@@ -6,9 +6,11 @@ import errno
 import gc
 import os
 import shutil
+import sqlite3
 import subprocess
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -295,3 +297,36 @@ async def test_connect_on_a_disk_that_fills_part_way_through_migrating_leaves_no
         assert open_files_under(disk) == [], f"with {room} bytes free"
         assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
     assert outcomes == {"disk full", "opened"}
+
+
+async def test_a_bulk_load_that_fills_the_disk_leaves_the_table_and_its_indexes_as_they_were(
+    disk: Path, small_loads: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A load whose indexes are dropped until its end (Session.bulk_load), as if the disk had had room for it when
+    # the load began: the disk fills during the load, and the indexes come back with the rollback.
+    import tradedb.sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend.Session, "_room_for", lambda session, size: True)
+    path = disk / "trading.db"
+
+    def indexes() -> list[tuple[str, str]]:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as raw:
+            return sorted(raw.execute("SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades'"))
+
+    load = [{"bot_id": "bot-1", "trade_type": "paper", "entry_logic_name": "e", "exit_logic_name": "x",
+             "symbol": "BTCUSDT", "interval": "1h", "direction": "long", "entry_price": "100", "size": "1",
+             "entry_time": datetime(2024, 1, 1, tzinfo=timezone.utc), "extra_metadata": PAD} for _ in range(300)]
+    async with tradedb.connect(path) as repo:
+        await repo.create_bot_instance({"id": "bot-1", "type": "paper", "current_balance": "1000"})
+        before = indexes()
+        filler = fill(disk)
+        with pytest.raises(tradedb.DiskFull):
+            await repo.create_trades(load)
+        assert small_loads and small_loads[0]  # the indexes had been dropped when the disk filled
+        assert [t async for t in repo.iter_trades()] == []
+        assert indexes() == before
+        filler.unlink()
+        assert len(await repo.create_trades(load)) == 300
+        assert indexes() == before
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as raw:  # every index holds every row
+            assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
