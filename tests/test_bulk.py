@@ -546,3 +546,34 @@ async def test_a_table_measured_by_analyze_is_measured_again_after_its_indexes_a
         measured = dict(raw.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'trades'").fetchall())
     assert set(TRADE_INDEXES) <= set(measured)
     assert measured["idx_exit_time"].split()[0] == "301"  # the rows now in the table
+
+
+async def test_a_postgresql_user_that_does_not_own_the_table_loads_with_its_indexes_kept_up(pg_databases, small_loads) -> None:
+    # An application's user may insert into trades without owning it, and DROP INDEX needs the owner.
+    import os
+    from urllib.parse import urlsplit, urlunsplit
+
+    from pg_support import connect, url_of
+
+    name = pg_databases.acquire()
+    role = f"tradedb_app_{os.getpid()}"
+    try:
+        with connect(url_of(name)) as owner:
+            owner.execute(f"CREATE ROLE {role} LOGIN")
+            owner.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        server = urlsplit(url_of(name))
+        url = urlunsplit(server._replace(netloc=f"{role}@{server.hostname}:{server.port or 5432}"))
+        async with tradedb.connect(url, migrate=False) as app:
+            assert (await app._db.read(lambda session: session.connection.execute("SELECT current_user").fetchone()[0])) == role
+            await bots(app)
+            created = await app.create_trades(varied(300))
+        assert len(created) == 300 and small_loads == []  # none of the owner's indexes was meant to be dropped
+        with connect(url_of(name)) as owner:
+            assert owner.execute("SELECT count(*) FROM trades").fetchone() == (300,)
+            names = [row[0] for row in owner.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'trades' ORDER BY 1")]
+        assert [n for n in names if n.startswith("idx_")] == TRADE_INDEXES
+    finally:
+        with connect(url_of(name)) as owner:
+            owner.execute(f"DROP OWNED BY {role}")
+            owner.execute(f"DROP ROLE IF EXISTS {role}")
+        pg_databases.release(name)
