@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import sqlite3
 import time
 import uuid
@@ -363,13 +364,24 @@ def test_only_an_insert_of_one_values_row_is_sent_for_many_rows() -> None:
         query = DIALECTS[dialect]["insert_trade"]
         three = multi_row_sql(query.sql, len(query.declared), 3, mark)
         assert three is not None and three.count("(") == query.sql.count("(") + 2
-        assert f"{mark}87" in three and f"{mark}88" not in three
+        if mark == "?":  # SQLite numbers a bare ? after the one before: cheaper to prepare than ?NNN
+            assert re.search(r"\?\d", three) is None and three.count("?") == 87
+        else:
+            assert f"{mark}87" in three and f"{mark}88" not in three
         for name, other in DIALECTS[dialect].items():
             if other.kind != "exec" or not other.sql.split("\n", 1)[1].lstrip().upper().startswith("INSERT"):
                 assert multi_row_sql(other.sql, len(other.declared), 2, mark) is None, name
     assert multi_row_sql("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET a = excluded.a", 1, 2, "$") is None
     assert multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT (a) DO UPDATE SET b = ?2", 2, 2, "?") is None
     assert multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?1)", 2, 2, "?") is None  # one parameter twice
+    # Out of order, each row's are numbered on, and stored in their columns.
+    swapped = multi_row_sql("INSERT INTO t (a, b) VALUES (?2, ?1)", 2, 3, "?")
+    assert swapped == "INSERT INTO t (a, b) VALUES (?2, ?1), (?4, ?3), (?6, ?5)"
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (a, b)")
+    for sql in (swapped, multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?2)", 2, 3, "?")):
+        db.execute(sql, ["b1", "a1", "b2", "a2", "b3", "a3"] if sql == swapped else ["a1", "b1", "a2", "b2", "a3", "b3"])
+    assert db.execute("SELECT a, b FROM t").fetchall() == [(f"a{n}", f"b{n}") for n in (1, 2, 3)] * 2
 
 
 async def test_records_equal_reading_the_stored_rows(repo) -> None:

@@ -40,7 +40,10 @@ def multi_row_sql(sql: str, params: int, rows: int, mark: str) -> str | None:
     """`sql`, an INSERT of one VALUES row holding each of its `params` parameters once, for `rows` rows.
 
     `mark` is the dialect's parameter sign ("?" or "$"), each numbered on from
-    row to row (row 2's ?1 is ?params+1). None for any other statement, and
+    row to row (row 2's ?1 is ?params+1). SQLite's are sent as a bare "?"
+    where the row holds them in order, which SQLite numbers the same way: it
+    looks up each "?NNN" among those before it, so a statement of 500 rows of
+    29 took 0.22 s to prepare, against 5 ms. None for any other statement, and
     for an upsert that updates: PostgreSQL refuses one statement updating a
     row twice, as two rows of a batch with one key would.
     """
@@ -53,6 +56,9 @@ def multi_row_sql(sql: str, params: int, rows: int, mark: str) -> str | None:
     if sorted(numbers) != list(range(1, params + 1)) or len(parameter.findall(sql)) != params:
         return None  # a parameter outside the VALUES row, or one used twice
     row = values[1]
+    if mark == "?" and numbers == sorted(numbers):
+        bare = parameter.sub("?", row)
+        return sql[: values.start(1)] + ", ".join([bare] * rows) + sql[values.end(1) :]
     many = ", ".join(parameter.sub(lambda m: f"{mark}{int(m[1]) + n * params}", row) for n in range(rows))
     return sql[: values.start(1)] + many + sql[values.end(1) :]
 
