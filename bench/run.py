@@ -222,8 +222,23 @@ class Bench:
             await tradedb.copy_database(sqlite_source, pg_source)  # untimed: the source on the server
             routes["PostgreSQL -> SQLite"] = pg_source
         times: dict[str, list[float]] = {route: [] for route in routes}
+        # SQLAlchemy's W1 load again, taking turns with the copies: each ratio then sets side by side times of one
+        # stretch of this noisy machine, as W1's do, not a copy against a load timed minutes before.
+        baseline: list[float] = []
+        turns: list[tuple[str, Location | None]] = [*routes.items()] + ([("sqlalchemy", None)] if "sqlalchemy" in NAMES else [])
         for rep in range(self.reps):
-            for route, source in routes.items():
+            for route, source in turns[rep % len(turns):] + turns[:rep % len(turns)]:
+                if source is None:
+                    location = self.fresh("w1copy-sqlalchemy")
+                    impl = await create("sqlalchemy", location, BOTS)
+                    gc.collect()
+                    started = time.perf_counter()
+                    await maybe(impl.bulk_load(trades))
+                    baseline.append(time.perf_counter() - started)
+                    await maybe(impl.close())
+                    self.release(location)
+                    log(f"  SQLAlchemy W1 (beside the copies) rep {rep + 1}: {baseline[-1]:.3f} s")
+                    continue
                 to_sqlite = route.endswith("SQLite")
                 dest = (Path(tempfile.mkdtemp(prefix="w1copy-dest-", dir=self.work)) / "dest.db" if to_sqlite
                         else self.fresh("w1copy-dest"))
@@ -247,7 +262,7 @@ class Bench:
                 log(f"  {route} rep {rep + 1}: {times[route][-1]:.3f} s")
         if pg_source is not None:
             self.release(pg_source)
-        self.results["w1copy"] = {"n": n, "times": times}
+        self.results["w1copy"] = {"n": n, "times": times, "sqlalchemy": baseline}
 
     # W2 -------------------------------------------------------------------
     async def w2(self) -> None:
@@ -766,11 +781,16 @@ def report(bench: Bench, elapsed: float) -> tuple[str, list[tuple[str, bool | No
 
     if "w1copy" in r:
         w1c = r["w1copy"]
-        sqlalchemy_w1 = median(r["w1"]["times"]["sqlalchemy"]) if "w1" in r and "sqlalchemy" in r["w1"]["times"] else None
+        # SQLAlchemy's W1 timed beside the copies (a report of a run before it had none: W1's own)
+        sqlalchemy_w1 = (median(w1c["sqlalchemy"]) if w1c.get("sqlalchemy")
+                         else median(r["w1"]["times"]["sqlalchemy"]) if "w1" in r and "sqlalchemy" in r["w1"]["times"]
+                         else None)
         for route, route_times in w1c["times"].items():
             tc = median(route_times)
             rows.append([f"W1 copy {w1c['n']:,} closed trades, {route} (`tradedb copy`)", "time, s (rows/s)",
-                         *[f"{fmt(tc)} ({w1c['n'] / tc:,.0f})" if k == "tradedb" else "-" for k in ALL_NAMES],
+                         *[f"{fmt(sqlalchemy_w1) if sqlalchemy_w1 else '-'} (its W1, beside the copies)"
+                           if k == "sqlalchemy" and w1c.get("sqlalchemy")
+                           else f"{fmt(tc)} ({w1c['n'] / tc:,.0f})" if k == "tradedb" else "-" for k in ALL_NAMES],
                          "", ratio(sqlalchemy_w1, tc) + " (of its W1)" if sqlalchemy_w1 else "n/a"])
             if route.split(" -> ")[1] == ("PostgreSQL" if postgresql else "SQLite"):
                 target(f"W1 copy ({route}) at least 2x faster than SQLAlchemy's W1 load", ("tradedb", "sqlalchemy"),
