@@ -374,6 +374,8 @@ def test_only_an_insert_of_one_values_row_is_sent_for_many_rows() -> None:
     assert multi_row_sql("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET a = excluded.a", 1, 2, "$") is None
     assert multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?2) ON CONFLICT (a) DO UPDATE SET b = ?2", 2, 2, "?") is None
     assert multi_row_sql("INSERT INTO t (a, b) VALUES (?1, ?1)", 2, 2, "?") is None  # one parameter twice
+    # A parameter outside the row too: bare ? would number it first and shift the row's.
+    assert multi_row_sql("INSERT INTO t (a, b) SELECT * FROM (VALUES (?1, ?2)) WHERE ?1 IS NOT NULL", 2, 2, "?") is None
     # Out of order, each row's are numbered on, and stored in their columns.
     swapped = multi_row_sql("INSERT INTO t (a, b) VALUES (?2, ?1)", 2, 3, "?")
     assert swapped == "INSERT INTO t (a, b) VALUES (?2, ?1), (?4, ?3), (?6, ?5)"
