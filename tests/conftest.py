@@ -201,13 +201,14 @@ def small_loads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     dropped: list[list[str]] = []
     for module in (sqlite_backend, postgresql_backend):
         monkeypatch.setattr(module, "DEFERRED_INDEX_ROWS", 100)
-        drop = module.Session.drop_indexes
+        defer = module.Session.defer
 
-        def spy(session: Any, indexes: list[tuple[str, str]], drop: Any = drop) -> list[tuple[str, str]]:
-            done = drop(session, indexes)
-            if indexes:  # a load that meant to drop some
-                dropped.append(sorted(name for name, _ in done))
+        def spy(session: Any, table: str, rows: int, defer: Any = defer) -> Any:
+            meant = session.deferrable_indexes(table, rows)
+            done = defer(session, table, rows)
+            if meant:  # a load that meant to drop some
+                dropped.append(sorted(name for name, _ in done.indexes))
             return done
 
-        monkeypatch.setattr(module.Session, "drop_indexes", spy)
+        monkeypatch.setattr(module.Session, "defer", spy)
     return dropped

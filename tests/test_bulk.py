@@ -426,12 +426,17 @@ async def test_trades_changed_by_another_task_during_the_call_are_stored_as_they
 # -- Indexes built once at the end of a bulk load ------------------------------------------------------------
 
 
-def index_definitions(raw_sql: Any, backend: str) -> list[tuple[str, str]]:
-    """Every index of the trades table, each name with its definition, as the database holds them."""
+def table_definitions(raw_sql: Any, backend: str) -> list[tuple[str, str]]:
+    """Every index and trigger of the trades table, each name with its definition, as the database holds them."""
     if backend == "sqlite":
-        rows = raw_sql.execute("SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades'")
+        rows = raw_sql.execute(
+            "SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = 'trades'"
+        )
     else:
-        rows = raw_sql.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'trades'")
+        rows = raw_sql.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'trades' UNION ALL "
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'trades'::regclass AND NOT tgisinternal"
+        )
     return sorted(tuple(row) for row in rows.fetchall())
 
 
@@ -446,11 +451,11 @@ async def test_a_bulk_load_into_an_empty_table_builds_its_indexes_at_the_end_exa
     repo, raw_sql, backend, small_loads
 ) -> None:
     await bots(repo)
-    before = index_definitions(raw_sql, backend)
+    before = table_definitions(raw_sql, backend)
     items = varied(300)
     created = await repo.create_trades(items)
     assert small_loads == [TRADE_INDEXES]  # dropped for the load, and only those
-    assert index_definitions(raw_sql, backend) == before
+    assert table_definitions(raw_sql, backend) == before
     # The indexes hold every row: what is read through them is what was stored.
     opened = sorted(t.id for t in created if t.status == "open" and t.bot_id == "bot-1")
     assert sorted(t.id for t in await repo.get_open_trades(bot_id="bot-1")) == opened
@@ -465,14 +470,14 @@ async def test_a_bulk_load_into_an_empty_table_builds_its_indexes_at_the_end_exa
 
 async def test_a_failed_bulk_load_leaves_the_table_and_its_indexes_as_they_were(repo, raw_sql, backend, small_loads) -> None:
     await bots(repo)
-    before = index_definitions(raw_sql, backend)
+    before = table_definitions(raw_sql, backend)
     items = varied(300)
     items[250]["bot_id"], items[250]["trade_type"] = "nobody", "paper"
     with pytest.raises(ValidationError, match=r"trades\[250\]\.bot_id"):
         await repo.create_trades(items)
     assert small_loads == [TRADE_INDEXES]
     assert raw_sql.value("SELECT count(*) FROM trades") == 0
-    assert index_definitions(raw_sql, backend) == before
+    assert table_definitions(raw_sql, backend) == before
     # In the caller's transaction, which goes on: its other writes are kept, and the indexes too.
     async with repo.transaction():
         await repo.create_bot_instance({"id": "bot-3", "type": "paper"})
@@ -481,7 +486,7 @@ async def test_a_failed_bulk_load_leaves_the_table_and_its_indexes_as_they_were(
         items[250]["bot_id"] = "bot-3"
         await repo.create_trades(items)
     assert raw_sql.value("SELECT count(*) FROM trades") == 300
-    assert index_definitions(raw_sql, backend) == before
+    assert table_definitions(raw_sql, backend) == before
     assert (await repo.health(full=True))["ok"]
 
 
@@ -491,9 +496,9 @@ async def test_other_connections_see_the_indexes_while_a_bulk_load_runs(repo, da
     await bots(repo)
     seen: list[list[str]] = []
     if backend == "sqlite":
-        build = sqlite_backend.Session.build_indexes
+        build = sqlite_backend.Session.catch_up
 
-        def look_then_build(session: Any, indexes: list[tuple[str, str]]) -> None:
+        def look_then_build(session: Any, deferred: Any) -> None:
             reader = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
             try:
                 names = [row[0] for row in reader.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades' AND sql IS NOT NULL ORDER BY name")]
@@ -501,9 +506,9 @@ async def test_other_connections_see_the_indexes_while_a_bulk_load_runs(repo, da
                 assert reader.execute("SELECT count(*) FROM trades INDEXED BY idx_exit_time WHERE exit_time > ''").fetchone() == (0,)
             finally:
                 reader.close()
-            build(session, indexes)
+            build(session, deferred)
 
-        monkeypatch.setattr(sqlite_backend.Session, "build_indexes", look_then_build)
+        monkeypatch.setattr(sqlite_backend.Session, "catch_up", look_then_build)
         await repo.create_trades(varied(300))
         assert seen == [TRADE_INDEXES] and small_loads == [TRADE_INDEXES]
         return
@@ -519,9 +524,9 @@ async def test_other_connections_see_the_indexes_while_a_bulk_load_runs(repo, da
         assert reader.execute("SELECT count(*) FROM trades").fetchone() == (300,)  # read on, never blocked
     # And a load that did drop them leaves the transaction's lock_timeout as it was for what follows.
     def drop_then_show(session: Any) -> str:
-        indexes = session.drop_indexes(session.deferrable_indexes("trades", 100))
-        assert [name for name, _ in indexes] == TRADE_INDEXES
-        session.build_indexes(indexes)
+        deferred = session.defer("trades", 100)
+        assert [name for name, _ in deferred.indexes] == TRADE_INDEXES and not deferred.triggers
+        session.catch_up(deferred)
         return str(session.connection.execute("SHOW lock_timeout").fetchone()[0])
 
     await repo._db.write(lambda session: session.connection.execute("DELETE FROM trades"))
@@ -560,6 +565,84 @@ async def test_a_table_measured_by_analyze_is_measured_again_after_its_indexes_a
         measured = dict(raw.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'trades'").fetchall())
     assert set(TRADE_INDEXES) <= set(measured)
     assert measured["idx_exit_time"].split()[0] == "301"  # the rows now in the table
+
+
+def closed_trade_stats(path: Any) -> list[tuple[Any, ...]]:
+    """Every row of closed_trade_stats, with the type of its sum (REAL once it left 64 bits)."""
+    with sqlite3.connect(path) as raw:
+        return raw.execute(
+            "SELECT bot_id, day, symbol, bucket, trades, wins, losses, net_pnl_units, typeof(net_pnl_units), "
+            "widest_amount FROM closed_trade_stats ORDER BY bot_id, day, symbol, bucket"
+        ).fetchall()
+
+
+def deferred_triggers(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The names of the triggers each SQLite bulk load caught up with at its end, in order."""
+    caught_up: list[list[str]] = []
+    catch_up = sqlite_backend.Session.catch_up
+
+    def spy(session: Any, deferred: Any) -> None:
+        caught_up.append(sorted(name for name, _ in deferred.triggers))
+        catch_up(session, deferred)
+
+    monkeypatch.setattr(sqlite_backend.Session, "catch_up", spy)
+    return caught_up
+
+
+async def test_a_sqlite_bulk_load_does_its_insert_triggers_work_at_its_end_exactly_as_row_by_row(
+    tmp_path, small_loads, monkeypatch
+) -> None:
+    # SQLite only: with any row trigger on insert, SQLite writes a multi-row INSERT's rows into a temporary table
+    # first; a bulk load drops trades' two (its rules, closed_trade_stats) and does their work before the commit.
+    caught_up = deferred_triggers(monkeypatch)
+    items = varied(300)
+    # Three closed trades whose net_pnl, in 10^-8 units, sum past 64 bits in one closed_trade_stats row (REAL).
+    biggest = "999999999999.99999999"
+    items += [
+        {"bot_id": "bot-1", "trade_type": "paper", "entry_logic_name": "RSIEntry", "exit_logic_name": f"big-{n}",
+         "symbol": "BTCUSDT", "interval": "1h", "direction": "long", "status": "closed", "entry_time": START,
+         "exit_time": START + timedelta(hours=1), "entry_price": "1", "exit_price": "2", "size": "1",
+         "exit_value": "2", "gross_pnl": biggest, "net_pnl": biggest, "pnl_percentage": "100"}
+        for n in range(3)
+    ]
+    paths = {how: tmp_path / f"{how}.db" for how in ("at once", "row by row")}
+    for how, size in (("at once", len(items)), ("row by row", 50)):  # loads of 50 rows are not bulk loads here
+        async with tradedb.connect(paths[how]) as repo:
+            await bots(repo)
+            await repo.create_trade(varied(2, seed=3)[1])  # a closed trade before: the loaded rows are those past it
+            for start in range(0, len(items), size):
+                await repo.create_trades(items[start:start + size])
+            health = await repo.health(full=True)
+            assert health["ok"] and health["closed_trade_stats_drift"] == 0, health["problems"]
+    assert caught_up == [["closed_trade_stats_on_insert", "trades_rules_on_insert"]]  # by the load at once only
+    assert small_loads == [TRADE_INDEXES]
+    stats = closed_trade_stats(paths["at once"])
+    assert stats == closed_trade_stats(paths["row by row"])
+    assert ("bot-1", "2024-01-01", "BTCUSDT", 15, 3, 3, 0, pytest.approx(3 * (2**63 - 1)), "real", 21) in stats
+    with sqlite3.connect(paths["at once"]) as at_once, sqlite3.connect(paths["row by row"]) as row_by_row:
+        assert table_definitions(at_once, "sqlite") == table_definitions(row_by_row, "sqlite")
+
+
+async def test_a_sqlite_bulk_load_keeps_an_insert_trigger_changed_by_hand_row_by_row(tmp_path, small_loads, monkeypatch) -> None:
+    # Its work at the end is the shipped trigger's: a trigger whose text is another is left to fire row by row.
+    caught_up = deferred_triggers(monkeypatch)
+    path = tmp_path / "changed.db"
+    async with tradedb.connect(path) as repo:
+        await bots(repo)
+        with sqlite3.connect(path) as raw:
+            (text,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'trades_rules_on_insert'").fetchone()
+            raw.execute("DROP TRIGGER trades_rules_on_insert")
+            raw.execute(text.replace(
+                "FOR EACH ROW WHEN", "FOR EACH ROW WHEN NEW.symbol = 'NOPE' OR"
+            ).replace("BEGIN", "BEGIN SELECT RAISE(ABORT, 'trades.symbol: NOPE is not traded here') WHERE NEW.symbol = 'NOPE';"))
+        items = varied(300)
+        items[200]["symbol"] = "NOPE"
+        with pytest.raises(ValidationError, match="NOPE is not traded here"):
+            await repo.create_trades(items)
+        items[200]["symbol"] = "BTCUSDT"
+        await repo.create_trades(items)
+    assert small_loads == [TRADE_INDEXES, TRADE_INDEXES]  # the failed load's too
+    assert caught_up == [[]]  # the load that got to its end, with its indexes only
 
 
 async def test_a_postgresql_user_that_does_not_own_the_table_loads_with_its_indexes_kept_up(pg_databases, small_loads) -> None:

@@ -346,16 +346,19 @@ TRADE_INDEXES = [  # the trades table's own indexes (not its primary key's), on 
 ]
 
 
-def index_definitions(database: Path | str) -> list[tuple[str, str]]:
-    """Every index of the trades table, each name with its definition, as the database holds them."""
+def table_definitions(database: Path | str) -> list[tuple[str, str]]:
+    """Every index and trigger of the trades table, each name with its definition, as the database holds them."""
     if isinstance(database, Path):
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
             rows = connection.execute(
-                "SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades'"
+                "SELECT name, ifnull(sql, '') FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = 'trades'"
             ).fetchall()
     else:
         with pg_connect(database) as connection:
-            rows = connection.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'trades'").fetchall()
+            rows = connection.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'trades' UNION ALL "
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'trades'::regclass AND NOT tgisinternal"
+            ).fetchall()
     return sorted(tuple(row) for row in rows)
 
 
@@ -383,7 +386,7 @@ async def test_a_copy_into_an_empty_database_builds_its_indexes_once_a_group(
     report = await tradedb.copy_database(source, dest, batch_size=20)
     assert report.ok and report.copied["trades"] == 3008
     assert small_loads == [TRADE_INDEXES] * (2 if backend == "sqlite" else 1)
-    assert index_definitions(dest) == index_definitions(fresh)
+    assert table_definitions(dest) == table_definitions(fresh)
     assert await everything(dest) == await everything(source)
 
 
@@ -421,9 +424,55 @@ async def test_a_copy_killed_within_a_group_leaves_none_of_it_and_the_indexes_wh
                 stream.close()
     assert process.returncode == -signal.SIGKILL
     assert count_trades(dest) == 0
-    assert index_definitions(dest) == index_definitions(fresh)
+    assert table_definitions(dest) == table_definitions(fresh)
     resumed = cli("copy", str(source), str(dest), "--skip-existing", "--json", cwd=tmp_path)
     assert resumed.code == 0, resumed.err
     report = json.loads(resumed.out)
     assert report["ok"] and report["copied"]["trades"] == 3008 and report["skipped"]["trades"] == 0
     assert await everything(dest) == await everything(source)
+
+
+@pytest.mark.parametrize("broken", ["another type", "no net_pnl"])
+@pytest.mark.parametrize("bulk", [True, False])
+async def test_a_trade_the_rules_on_insert_refuse_stops_the_copy_as_the_trigger_does_whether_deferred_or_not(
+    tmp_path, monkeypatch, bulk, broken
+):
+    # A SOURCE kept from before migration 0002 may hold such a trade (health reports it). DEST refuses it: row by
+    # row, trades_rules_on_insert; in a SQLite bulk load, which drops it for its rows, the same rule at the end.
+    source, dest = tmp_path / "source.db", tmp_path / "dest.db"
+    await many_trades(source)
+    trigger, change = {
+        "another type": ("trades_rules_on_update_of_bot", "trade_type = 'live'"),
+        "no net_pnl": ("trades_rules_on_update", "net_pnl = NULL"),
+    }[broken]
+    with sqlite3.connect(source) as raw:
+        (text,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = ?", (trigger,)).fetchone()
+        raw.execute(f"DROP TRIGGER {trigger}")
+        raw.execute(f"UPDATE trades SET {change} WHERE rowid = (SELECT max(rowid) - 500 FROM trades)")
+        raw.execute(text)
+    dropped: list[list[str]] = []
+    defer = sqlite_backend.Session.defer
+
+    def spy(session: Any, table: str, rows: int) -> Any:
+        done = defer(session, table, rows)
+        dropped.append(sorted(name for name, _ in done.triggers))
+        return done
+
+    monkeypatch.setattr(sqlite_backend.Session, "defer", spy)
+    if bulk:
+        monkeypatch.setattr(sqlite_backend, "DEFERRED_INDEX_ROWS", 100)
+    message = {
+        "another type": "is not the type of its bot; a bot's trades have its type (paper, live or optimization)",
+        "no net_pnl": "a closed trade needs its net_pnl; close it with close_trade or give the value",
+    }[broken]
+    with pytest.raises(tradedb.ValidationError) as refused:
+        await tradedb.copy_database(source, dest, batch_size=100)
+    assert str(refused.value) == f"{'trade_type' if broken == 'another type' else 'net_pnl'}: {message}"
+    if bulk:  # the trades in one transaction, rolled back whole
+        assert ["closed_trade_stats_on_insert", "trades_rules_on_insert"] in dropped and count_trades(dest) == 0
+    else:
+        assert not any(dropped) and 0 < count_trades(dest) < 3008
+    fresh = tmp_path / "fresh.db"
+    async with tradedb.connect(fresh):
+        pass
+    assert table_definitions(dest) == table_definitions(fresh)

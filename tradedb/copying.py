@@ -29,7 +29,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from . import upkeep
-from .database import Session
+from .database import Deferred, Session
 from .errors import ConflictError, StoredMeanwhile, TradeDBError, ValidationError
 from .paths import path_text, resolve
 from .queries import QUERIES, Query
@@ -450,17 +450,18 @@ async def _copy(
             while page[0]:
                 # Where DEST builds a table's indexes faster once after many rows than row by row (Session.bulk_load:
                 # a SQLite table holding no more rows than the group brings, an empty PostgreSQL one), a group of
-                # pages is one transaction and the indexes are built at its end; otherwise each page is one.
+                # pages is one transaction and the indexes are built at its end (on SQLite, its row triggers on insert
+                # do their work there too); otherwise each page is one.
                 left = totals[table.name] - copied[table.name] - skipped[table.name]
                 group = Group(table, min(max(left, len(page[0])), GROUP_ROWS), copied, skipped, totals, progress)
                 if await to_db._db.read(_deferrable_indexes, table, group.rows):
                     async with to_db._db.transaction():
                         # Decided again in the transaction: what it drops, it builds again before the commit.
-                        dropped = await to_db._db.write(_drop_indexes, table, group.rows)
-                        if dropped:
+                        deferred = await to_db._db.write(_defer, table, group.rows)
+                        if deferred:
                             page = await group.store(from_db, to_db, page, size, skip_existing, where)
-                            await to_db._db.write(_build_indexes, dropped)
-                    if dropped:
+                            await to_db._db.write(_catch_up, deferred)
+                    if deferred:
                         continue
                 # One page, one transaction: a unit that PostgreSQL may run again (a deadlock, a row stored meanwhile).
                 page = await replace(group, rows=0).store(from_db, to_db, page, size, skip_existing, where)
@@ -512,12 +513,12 @@ def _deferrable_indexes(session: Session, table: Table, rows: int) -> list[tuple
     return session.deferrable_indexes(table.name, rows)
 
 
-def _drop_indexes(session: Session, table: Table, rows: int) -> list[tuple[str, str]]:
-    return session.drop_indexes(session.deferrable_indexes(table.name, rows))
+def _defer(session: Session, table: Table, rows: int) -> Deferred:
+    return session.defer(table.name, rows)
 
 
-def _build_indexes(session: Session, indexes: list[tuple[str, str]]) -> None:
-    session.build_indexes(indexes)
+def _catch_up(session: Session, deferred: Deferred) -> None:
+    session.catch_up(deferred)
 
 
 async def _check_overlap(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -23,6 +23,20 @@ Result = TypeVar("Result")
 # health()'s way to run one measurement: returns its result and keeps it in
 # the report under `key` (None: not kept), or reports why it failed and returns None.
 Check = Callable[[str | None, Callable[[], Any]], Any]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """What a bulk load into a table put off to its end (Session.defer), each object with its own SQL text."""
+
+    indexes: list[tuple[str, str]]  # (name, sql), built again from the text
+    # SQLite: (name, sql) of row triggers on insert, whose work is done for every loaded row at once, and the table's
+    # largest rowid before the load: the loaded rows are those past it.
+    triggers: list[tuple[str, str]] = field(default_factory=list)
+    after: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.indexes or self.triggers)
 
 
 @dataclass(frozen=True)
@@ -59,18 +73,19 @@ class Session(Protocol):
 
     def bulk_load(self, table: str, rows: int) -> AbstractContextManager[None]:
         """Around an insert of `rows` new rows into `table` in this transaction: the backend may build the table's
-        indexes once at the end rather than row by row, as long as no other connection can see it without them."""
+        indexes once at the end rather than row by row (and on SQLite do the work of its row triggers on insert for
+        all the rows at once), as long as no other connection can see the table without them."""
 
     def deferrable_indexes(self, table: str, rows: int) -> list[tuple[str, str]]:
         """The indexes (name, sql) bulk_load would drop for a load of `rows` new rows into `table`, for a load
-        spread over several units of one transaction: drop_indexes first, build_indexes before the commit."""
+        spread over several units of one transaction: defer first, catch_up before the commit."""
 
-    def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped
-        (none when the backend could not take the table's lock at once)."""
+    def defer(self, table: str, rows: int) -> Deferred:
+        """Drop what bulk_load would put off for a load of `rows` new rows into `table` until catch_up, later in this
+        transaction; what was dropped (nothing when the backend could not take the table's lock at once)."""
 
-    def build_indexes(self, indexes: list[tuple[str, str]]) -> None:
-        """Build again the indexes drop_indexes dropped."""
+    def catch_up(self, deferred: Deferred) -> None:
+        """Build again what defer dropped, and do its triggers' work for the rows loaded meanwhile."""
 
     def sum_overflowed(self, error: BaseException) -> bool:
         """Whether `error` is the database refusing a sum too large for its integers (then sum in Python)."""

@@ -58,7 +58,7 @@ from psycopg.types.string import TextLoader
 from .bulk import (
     DEFERRED_INDEX_ROWS, LOADED_TABLES, ROWS_PER_STATEMENT, ReadAhead, multi_row_sql, recorded, statement_sizes,
 )
-from .database import Check, SchemaState
+from .database import Check, Deferred, SchemaState
 from .errors import (
     ConflictError,
     DatabaseBusy,
@@ -81,7 +81,7 @@ LOG = logging.getLogger("tradedb")
 QUERIES = DIALECTS["postgresql"]
 DEFERRABLE_INDEXES = QUERIES["deferrable_indexes"]
 # How long a bulk load waits for its table's lock to build the indexes at its
-# end (Session.drop_indexes): a reader holding it keeps them row by row instead,
+# end (Session.defer): a reader holding it keeps them row by row instead,
 # and readers queue behind the wait no longer than this.
 INDEX_LOCK_WAIT_MS = 100
 
@@ -297,12 +297,13 @@ class Session:
             return []
         return [(name, sql) for name, sql in self.many(DEFERRABLE_INDEXES, {"table_name": table})]
 
-    def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped:
-        none when another transaction is using the table (its lock is waited for INDEX_LOCK_WAIT_MS at most) or
-        this user may not drop them."""
+    def defer(self, table: str, rows: int) -> Deferred:
+        """Drop `table`'s deferrable_indexes for a load of `rows` new rows until catch_up, later in this transaction;
+        those dropped: none when another transaction is using the table (its lock is waited for INDEX_LOCK_WAIT_MS at
+        most) or this user may not drop them. Its triggers stay: they work per statement, or cost little."""
+        indexes = self.deferrable_indexes(table, rows)
         if not indexes:
-            return []
+            return Deferred([])
         cursor = self.connection.cursor()
         (waited,) = cursor.execute("SELECT current_setting('lock_timeout')").fetchone()  # type: ignore[misc]
         cursor.execute("SAVEPOINT tradedb_drop_indexes")
@@ -313,14 +314,14 @@ class Session:
         except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected, pg_errors.InsufficientPrivilege):
             cursor.execute("ROLLBACK TO tradedb_drop_indexes")
             cursor.execute("RELEASE tradedb_drop_indexes")
-            return []
+            return Deferred([])
         cursor.execute("SELECT set_config('lock_timeout', $1, true)", (waited,))  # as it was for the rest
         cursor.execute("RELEASE tradedb_drop_indexes")
-        return indexes
+        return Deferred(indexes)
 
-    def build_indexes(self, indexes: list[tuple[str, str]]) -> None:
-        """Build again, each from its own definition, the indexes drop_indexes dropped."""
-        for _, sql in indexes:
+    def catch_up(self, deferred: Deferred) -> None:
+        """Build again, each from its own definition, the indexes defer dropped."""
+        for _, sql in deferred.indexes:
             self.connection.execute(sql)
 
     @contextlib.contextmanager
@@ -337,9 +338,9 @@ class Session:
         cursor = self.connection.cursor()
         cursor.execute("SAVEPOINT tradedb_bulk_load")
         try:
-            indexes = self.drop_indexes(self.deferrable_indexes(table, rows))
+            deferred = self.defer(table, rows)
             yield
-            self.build_indexes(indexes)
+            self.catch_up(deferred)
         except BaseException:
             if not self.connection.closed and self.connection.info.transaction_status in (
                 TransactionStatus.INTRANS, TransactionStatus.INERROR

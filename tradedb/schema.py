@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from .queries import QUERIES
+from .resources import resource_dir
 from .sqlite import Session
 
 SCHEMA_OBJECTS = QUERIES["schema_objects"]
 TABLE_COLUMNS = QUERIES["table_columns"]
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_TRIGGER = re.compile(r"^CREATE TRIGGER (?P<name>\w+)\b.*?^END\b", re.DOTALL | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,13 @@ class Difference:
 def normalized(sql: str | None) -> str:
     """SQL text without comments, its whitespace collapsed (how it was laid out does not matter)."""
     return " ".join(_COMMENT.sub(" ", sql or "").split())
+
+
+@functools.cache
+def shipped_triggers() -> dict[str, str]:
+    """Each trigger of sql/sqlite/schema.sql (what the migrations make), by name: its text, normalized."""
+    text = (resource_dir("sql") / "sqlite" / "schema.sql").read_text(encoding="utf-8")
+    return {match["name"]: normalized(match[0]) for match in _TRIGGER.finditer(text)}
 
 
 def read_schema(connection: sqlite3.Connection) -> Schema:

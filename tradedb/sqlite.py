@@ -44,8 +44,9 @@ from .bulk import (
     DEFERRED_INDEX_ROWS, LOADED_TABLES, ROWS_PER_STATEMENT, SMALLEST_MULTI_ROW, ReadAhead, flattened, multi_row_sql,
     recorded, statement_sizes,
 )
-from .database import Check
-from .queries import DIALECTS, Query
+from .database import Check, Deferred
+from .queries import DIALECTS, Query, load_queries
+from .resources import resource_dir
 
 SQL_LOG = logging.getLogger("tradedb.sql")
 OLDEST_SQLITE = (3, 30, 0)  # aggregate FILTER clauses
@@ -55,6 +56,20 @@ Result = TypeVar("Result")
 
 QUERIES = DIALECTS["sqlite"]
 DEFERRABLE_INDEXES = QUERIES["deferrable_indexes"]
+# This backend's own statements around a bulk load (sql/sqlite/bulk/: no unit of work runs them).
+BULK = load_queries(resource_dir("sql") / "sqlite" / "bulk", "sql/sqlite/bulk")
+TABLE_TRIGGERS = BULK["table_triggers"]
+# Row triggers on insert whose work a bulk load does for all its rows at once, before its commit (Session.defer),
+# each with the statement that does it: the trigger's rule checked (a row: the message it raises), or its writes.
+# With any row trigger on insert, SQLite writes the rows of a multi-row INSERT into a temporary table first, then
+# copies their text again for each CHECK that calls a function on them: more than the triggers' own work.
+CAUGHT_UP_TRIGGERS = {
+    "trades_rules_on_insert": BULK["refused_loaded_trade"],
+    "closed_trade_stats_on_insert": BULK["count_loaded_closed_trades"],
+}
+_ON_INSERT = re.compile(r"CREATE TRIGGER (IF NOT EXISTS )?\S+ (BEFORE |AFTER |INSTEAD OF )?INSERT ON ", re.IGNORECASE)
+# Past the largest rowid, SQLite picks new rowids at random: the loaded rows would no longer follow the others.
+LARGEST_ROWID = 2**63 - 1
 
 class Session:
     """The statements a unit of work may run; lives in its connection's thread."""
@@ -237,15 +252,49 @@ class Session:
         except OSError:  # the disk cannot say: as if short of room
             return False
 
-    def drop_indexes(self, indexes: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Drop these indexes (of deferrable_indexes) until build_indexes, later in this transaction; those dropped."""
-        for name, _ in indexes:
-            self.connection.execute('DROP INDEX "' + name.replace('"', '""') + '"')
-        return indexes
-
-    def build_indexes(self, indexes: list[tuple[str, str]]) -> None:
-        """Build again, each from its own text, the indexes drop_indexes dropped (and their ANALYZE statistics)."""
+    def defer(self, table: str, rows: int) -> Deferred:
+        """Drop `table`'s deferrable_indexes for a load of `rows` new rows until catch_up, later in this transaction,
+        and with them its row triggers on insert when catch_up can do their work: what was dropped."""
+        indexes = self.deferrable_indexes(table, rows)
+        if not indexes:
+            return Deferred([])
         connection = self.connection
+        for name, _ in indexes:
+            connection.execute('DROP INDEX "' + name.replace('"', '""') + '"')
+        (after,) = connection.execute(f"SELECT ifnull(max(rowid), 0) FROM {table}").fetchone()
+        triggers = self._deferrable_triggers(table) if after <= LARGEST_ROWID - rows else []
+        for name, _ in triggers:
+            connection.execute('DROP TRIGGER "' + name.replace('"', '""') + '"')
+        return Deferred(indexes, triggers, after)
+
+    def _deferrable_triggers(self, table: str) -> list[tuple[str, str]]:
+        """`table`'s row triggers on insert, when catch_up does the work of every one of them; else none."""
+        from .schema import normalized, shipped_triggers  # schema reads databases through this module's Session
+
+        on_insert = [
+            (name, sql) for name, sql in self.connection.execute(TABLE_TRIGGERS.sql, TABLE_TRIGGERS.bind({"table_name": table}))
+            if _ON_INSERT.match(normalized(sql))
+        ]
+        shipped = shipped_triggers()
+        # Only a trigger as shipped is done by its statement; one trigger left would keep the temporary table.
+        if not on_insert or any(name not in CAUGHT_UP_TRIGGERS or normalized(sql) != shipped.get(name) for name, sql in on_insert):
+            return []
+        return on_insert
+
+    def catch_up(self, deferred: Deferred) -> None:
+        """Create again the triggers defer dropped and do their work for the rows loaded since (a rule broken is
+        raised as the trigger would have), then build the indexes again, each from its own text, with their ANALYZE
+        statistics."""
+        connection = self.connection
+        for _, sql in deferred.triggers:
+            connection.execute(sql)
+        for name, _ in deferred.triggers:
+            query = CAUGHT_UP_TRIGGERS[name]
+            cursor = connection.execute(query.sql, query.bind({"after": deferred.after}))
+            refused = cursor.fetchone() if query.kind == "one" else None
+            if refused is not None:
+                raise sqlite3.IntegrityError(refused[0])  # as the trigger's RAISE(ABORT, ...)
+        indexes = deferred.indexes
         for _, sql in indexes:
             connection.execute(sql)
         if not indexes or connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is None:
@@ -270,9 +319,9 @@ class Session:
         connection = self.connection
         connection.execute("SAVEPOINT tradedb_bulk_load")
         try:
-            indexes = self.drop_indexes(self.deferrable_indexes(table, rows))
+            deferred = self.defer(table, rows)
             yield
-            self.build_indexes(indexes)
+            self.catch_up(deferred)
         except BaseException:
             if connection.in_transaction:  # a full disk may have rolled back the whole transaction already
                 connection.execute("ROLLBACK TO tradedb_bulk_load")
