@@ -432,18 +432,20 @@ async def test_a_copy_killed_within_a_group_leaves_none_of_it_and_the_indexes_wh
     assert await everything(dest) == await everything(source)
 
 
-@pytest.mark.parametrize("broken", ["another type", "no net_pnl"])
+@pytest.mark.parametrize("broken", ["another type", "no net_pnl", "no bot"])
 @pytest.mark.parametrize("bulk", [True, False])
 async def test_a_trade_the_rules_on_insert_refuse_stops_the_copy_as_the_trigger_does_whether_deferred_or_not(
     tmp_path, monkeypatch, bulk, broken
 ):
     # A SOURCE kept from before migration 0002 may hold such a trade (health reports it). DEST refuses it: row by
-    # row, trades_rules_on_insert; in a SQLite bulk load, which drops it for its rows, the same rule at the end.
+    # row, trades_rules_on_insert; in a SQLite bulk load, which drops it for its rows, the same rule at the end (a
+    # missing bot: the foreign key, as each row is inserted), in the same words.
     source, dest = tmp_path / "source.db", tmp_path / "dest.db"
     await many_trades(source)
     trigger, change = {
         "another type": ("trades_rules_on_update_of_bot", "trade_type = 'live'"),
         "no net_pnl": ("trades_rules_on_update", "net_pnl = NULL"),
+        "no bot": ("trades_rules_on_update_of_bot", "bot_id = 'gone'"),  # the shell's foreign_keys are off
     }[broken]
     with sqlite3.connect(source) as raw:
         (text,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = ?", (trigger,)).fetchone()
@@ -464,12 +466,16 @@ async def test_a_trade_the_rules_on_insert_refuse_stops_the_copy_as_the_trigger_
     message = {
         "another type": "is not the type of its bot; a bot's trades have its type (paper, live or optimization)",
         "no net_pnl": "a closed trade needs its net_pnl; close it with close_trade or give the value",
+        "no bot": "no such bot instance; create the bot first",
     }[broken]
+    field = {"another type": "trade_type", "no net_pnl": "net_pnl", "no bot": "bot_id"}[broken]
     with pytest.raises(tradedb.ValidationError) as refused:
         await tradedb.copy_database(source, dest, batch_size=100)
-    assert str(refused.value) == f"{'trade_type' if broken == 'another type' else 'net_pnl'}: {message}"
-    if bulk:  # the trades in one transaction, rolled back whole
+    assert str(refused.value) == f"{field}: {message}"
+    if bulk:  # the trades in one transaction, rolled back whole, closed_trade_stats with them
         assert ["closed_trade_stats_on_insert", "trades_rules_on_insert"] in dropped and count_trades(dest) == 0
+        with sqlite3.connect(dest) as raw:
+            assert raw.execute("SELECT count(*) FROM closed_trade_stats").fetchone() == (0,)
     else:
         assert not any(dropped) and 0 < count_trades(dest) < 3008
     fresh = tmp_path / "fresh.db"

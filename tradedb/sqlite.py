@@ -38,7 +38,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .errors import ConflictError, DatabaseBusy, DatabaseDamaged, DiskFull, InvalidTransition, TradeDBError, ValidationError
+from .errors import (
+    ConflictError, DatabaseBusy, DatabaseDamaged, DiskFull, InvalidTransition, QueryFileError, TradeDBError, ValidationError,
+)
 from .paths import publish
 from .bulk import (
     DEFERRED_INDEX_ROWS, LOADED_TABLES, ROWS_PER_STATEMENT, SMALLEST_MULTI_ROW, ReadAhead, flattened, multi_row_sql,
@@ -58,16 +60,15 @@ QUERIES = DIALECTS["sqlite"]
 DEFERRABLE_INDEXES = QUERIES["deferrable_indexes"]
 # This backend's own statements around a bulk load (sql/sqlite/bulk/: no unit of work runs them).
 BULK = load_queries(resource_dir("sql") / "sqlite" / "bulk", "sql/sqlite/bulk")
+if set(BULK) & set(QUERIES):
+    raise QueryFileError(f"sql/sqlite/bulk/ and the named queries share {sorted(set(BULK) & set(QUERIES))}: rename one")
 TABLE_TRIGGERS = BULK["table_triggers"]
-# Row triggers on insert whose work a bulk load does for all its rows at once, before its commit (Session.defer),
-# each with the statement that does it: the trigger's rule checked (a row: the message it raises), or its writes.
-# With any row trigger on insert, SQLite writes the rows of a multi-row INSERT into a temporary table first, then
-# copies their text again for each CHECK that calls a function on them: more than the triggers' own work.
+# The row triggers on insert whose work a bulk load does for all its rows before its commit, in this order, each
+# with the statement doing it (a row: the message the trigger raises); why, in sql/sqlite/bulk/triggers.sql.
 CAUGHT_UP_TRIGGERS = {
     "trades_rules_on_insert": BULK["refused_loaded_trade"],
     "closed_trade_stats_on_insert": BULK["count_loaded_closed_trades"],
 }
-_ON_INSERT = re.compile(r"CREATE TRIGGER (IF NOT EXISTS )?\S+ (BEFORE |AFTER |INSTEAD OF )?INSERT ON ", re.IGNORECASE)
 # Past the largest rowid, SQLite picks new rowids at random: the loaded rows would no longer follow the others.
 LARGEST_ROWID = 2**63 - 1
 
@@ -169,7 +170,7 @@ class Session:
         return self._variables
 
     def _run(self, query: Query, kind: str, params: Mapping[str, Any]) -> sqlite3.Cursor:
-        query = QUERIES[query.name]
+        query = query if query.name in BULK else QUERIES[query.name]
         query.check(kind, params)
         if not SQL_LOG.isEnabledFor(logging.DEBUG):
             return self.connection.execute(query.sql, query.bind(params))
@@ -253,8 +254,7 @@ class Session:
             return False
 
     def defer(self, table: str, rows: int) -> Deferred:
-        """Drop `table`'s deferrable_indexes for a load of `rows` new rows until catch_up, later in this transaction,
-        and with them its row triggers on insert when catch_up can do their work: what was dropped."""
+        """Drop, until catch_up in this transaction, what a load of `rows` rows into `table` is faster without."""
         indexes = self.deferrable_indexes(table, rows)
         if not indexes:
             return Deferred([])
@@ -268,30 +268,29 @@ class Session:
         return Deferred(indexes, triggers, after)
 
     def _deferrable_triggers(self, table: str) -> list[tuple[str, str]]:
-        """`table`'s row triggers on insert, when catch_up does the work of every one of them; else none."""
+        """`table`'s triggers that catch_up does the work of, when every trigger of the table is as shipped."""
         from .schema import normalized, shipped_triggers  # schema reads databases through this module's Session
 
-        on_insert = [
-            (name, sql) for name, sql in self.connection.execute(TABLE_TRIGGERS.sql, TABLE_TRIGGERS.bind({"table_name": table}))
-            if _ON_INSERT.match(normalized(sql))
-        ]
         shipped = shipped_triggers()
-        # Only a trigger as shipped is done by its statement; one trigger left would keep the temporary table.
-        if not on_insert or any(name not in CAUGHT_UP_TRIGGERS or normalized(sql) != shipped.get(name) for name, sql in on_insert):
+        triggers = [(name, sql) for name, sql in self.many(TABLE_TRIGGERS, {"table_name": table})]
+        # A trigger changed or added by hand might write the rows as they come in: then all fire row by row.
+        if any(normalized(sql) != shipped.get(name) for name, sql in triggers):
             return []
-        return on_insert
+        return [(name, sql) for name, sql in triggers if name in CAUGHT_UP_TRIGGERS]
 
     def catch_up(self, deferred: Deferred) -> None:
-        """Create again the triggers defer dropped and do their work for the rows loaded since (a rule broken is
-        raised as the trigger would have), then build the indexes again, each from its own text, with their ANALYZE
-        statistics."""
+        """Put back what defer dropped, with the triggers' work for the rows loaded meanwhile, before the commit."""
         connection = self.connection
         for _, sql in deferred.triggers:
             connection.execute(sql)
-        for name, _ in deferred.triggers:
-            query = CAUGHT_UP_TRIGGERS[name]
-            cursor = connection.execute(query.sql, query.bind({"after": deferred.after}))
-            refused = cursor.fetchone() if query.kind == "one" else None
+        dropped = {name for name, _ in deferred.triggers}
+        for name, query in CAUGHT_UP_TRIGGERS.items():  # the rules first: a refused row makes the rest moot
+            if name not in dropped:
+                continue
+            if query.kind == "exec":
+                self.exec(query, {"after": deferred.after})
+                continue
+            refused = self.one(query, {"after": deferred.after})
             if refused is not None:
                 raise sqlite3.IntegrityError(refused[0])  # as the trigger's RAISE(ABORT, ...)
         indexes = deferred.indexes
@@ -477,6 +476,10 @@ def translate(error: sqlite3.Error, busy_timeout: float, path: Path | None = Non
         raised = _TRIGGER_MESSAGE.match(message)
         if raised:  # a trigger's RAISE: "table.column: what is wrong"
             return ValidationError(raised["column"], raised["reason"])
+        if message == "FOREIGN KEY constraint failed":
+            # Every foreign key of the schema is a bot_id, which triggers name first, except in a bulk load that
+            # dropped them (Session.defer): the same words then.
+            return ValidationError("bot_id", "no such bot instance; create the bot first")
         if message.startswith("CHECK constraint failed: "):
             constraint = message.split(": ", 1)[1]
             return ValidationError(constraint, "the database refused the value (see this constraint in sql/sqlite/schema.sql)")

@@ -11,23 +11,25 @@
 -- that cost more than the triggers' own work (README, The bulk path). The
 -- loaded rows are those past the table's largest rowid before the load, in
 -- the order they were inserted (SQLite hands out the next rowid in turn).
--- Each statement here must do what its trigger in ../schema.sql does, and a
--- trigger is dropped only while its text is the one there (Session.defer).
+-- Each statement here must do what its trigger in ../schema.sql does; they
+-- are dropped only while every trigger of the table is as it is there
+-- (Session.defer): one changed or added by hand keeps them all row by row.
 
 -- name: table_triggers(table_name) :many
--- Every trigger of the table, with its text (Session.defer reads which fire
--- on an INSERT off the text).
+-- Every trigger of the table, with its text.
 SELECT name, sql
 FROM sqlite_master
 WHERE type = 'trigger' AND tbl_name = :table_name
 ORDER BY name;
 
 -- name: refused_loaded_trade(after) :one
--- trades_rules_on_insert for the loaded trades: the message of the first of
--- them (in insert order) that it would have refused, the same message it
--- raises; no row when none. The bot must exist (the foreign key also holds
--- this during the load) and have the trade's type; a closed trade needs its
--- PnL; extra_metadata is at most 1048576 bytes.
+-- trades_rules_on_insert for the loaded trades: the message it would have
+-- raised for the first of them (in insert order) that it refuses; no row
+-- when none. The bot must exist (the foreign key refused a missing one as
+-- it was inserted, already) and have the trade's type; a closed trade needs
+-- its PnL; extra_metadata is at most 1048576 bytes. The trigger ran before
+-- the row's CHECKs; this runs after every row's: a row breaking both kinds
+-- of rule is refused by its CHECK now.
 SELECT CASE
            WHEN b.id IS NULL THEN 'trades.bot_id: no such bot instance; create the bot first'
            WHEN t.trade_type IS NOT b.type
